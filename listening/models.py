@@ -1,0 +1,162 @@
+"""Listeners, their listens, the imports that brought them, and snapshots of the data.
+
+A listen is either one play (`played_at` set, `play_count` 1) or an aggregated play count
+with no time (`played_at` NULL), as the Echo Nest Taste Profile and HetRec give them.
+Artist-level sources (HetRec's `user_artists.dat`) name an artist and no song: such a
+listen has `song` NULL and `artist` set. Every listen carries its artist, so artist-level
+models read one column whether or not the source knew the song.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from musicsite.jobs import Job
+
+
+class ListenerQuerySet(models.QuerySet):
+    def for_user(self, user) -> "Listener":
+        """The listener behind a login account, created on first use.
+
+        Every account has a listener: whoever creates the account (sign-up, the admin,
+        `createsuperuser`) need not remember to make one, and no signal is involved.
+        """
+        listener, _ = self.get_or_create(
+            user=user,
+            defaults={"source": Listener.SITE_SOURCE, "display_name": user.get_username()},
+        )
+        return listener
+
+
+class Listener(models.Model):
+    """A person whose listening we hold: a site account, or a user of an imported dataset."""
+
+    SITE_SOURCE = "site"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="listener",
+    )
+    # Imported listeners are known by their id in the dataset they came from; the
+    # source namespaces it ("lastfm-1k", "taste-profile", ...).
+    source = models.CharField(max_length=32, default=SITE_SOURCE)
+    # NULL, not "", where unknown: NULLs never collide in the unique constraint.
+    external_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    display_name = models.CharField(max_length=150, blank=True)
+    is_flagged = models.BooleanField(
+        default=False, help_text="Behaves like a bot: kept, but left out of training."
+    )
+    flag_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ListenerQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id", "source"],  # external_id first: admin search by id
+                condition=Q(external_id__isnull=False),
+                name="listener_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=~Q(external_id=""), name="listener_external_id_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id or f"listener {self.pk}"
+
+
+class ImportBatch(Job):
+    """One file or API submission of listening history, with its cleaning report."""
+
+    format = models.CharField(max_length=32, blank=True, help_text="Blank: detect from content.")
+    source_name = models.CharField(max_length=500, help_text="The file or folder imported.")
+    upload = models.FileField(upload_to="imports/%Y/%m/", null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    rows_loaded = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"import {self.pk}: {self.source_name}"
+
+
+class Listen(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    # No separate index on listener: every unique constraint below starts with it.
+    listener = models.ForeignKey(
+        Listener, on_delete=models.CASCADE, related_name="listens", db_index=False
+    )
+    song = models.ForeignKey(
+        "catalog.Song", on_delete=models.CASCADE, null=True, blank=True, related_name="listens"
+    )
+    artist = models.ForeignKey("catalog.Artist", on_delete=models.CASCADE, related_name="listens")
+    played_at = models.DateTimeField(null=True, blank=True)
+    play_count = models.PositiveIntegerField(default=1)
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="listens"
+    )
+
+    class Meta:
+        constraints = [
+            # These three make re-importing a file add nothing.
+            models.UniqueConstraint(
+                fields=["listener", "song", "played_at"],
+                condition=Q(played_at__isnull=False),
+                name="listen_unique_play",
+            ),
+            models.UniqueConstraint(
+                fields=["listener", "song"],
+                condition=Q(played_at__isnull=True, song__isnull=False),
+                name="listen_unique_song_count",
+            ),
+            models.UniqueConstraint(
+                fields=["listener", "artist"],
+                condition=Q(played_at__isnull=True, song__isnull=True),
+                name="listen_unique_artist_count",
+            ),
+            models.CheckConstraint(
+                condition=Q(play_count__gte=1), name="listen_play_count_positive"
+            ),
+            # A single timed play is always of a known song.
+            models.CheckConstraint(
+                condition=Q(played_at__isnull=True) | Q(song__isnull=False),
+                name="listen_timed_has_song",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"listen {self.pk}"
+
+
+class DataSnapshot(models.Model):
+    """The size of the listening data at one moment; models and reports name the one they used."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    listens = models.BigIntegerField()
+    play_total = models.BigIntegerField()
+    listeners = models.BigIntegerField()
+    songs = models.BigIntegerField()
+    artists = models.BigIntegerField()
+    last_listen_id = models.BigIntegerField(
+        null=True, help_text="The newest listen included: later listens are not in it."
+    )
+    newest_played_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.pk} ({self.listens} listens)"

@@ -1,0 +1,37 @@
+"""Writes on listening data that span models."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Count, Max, Sum
+
+from .models import DataSnapshot, Listen, Listener
+
+
+def data_snapshot_create() -> DataSnapshot:
+    """Record the size of the listening data now, in one aggregate query.
+
+    Counts are of listeners, songs and artists that have at least one listen, i.e. what
+    a model trained now would see.
+    """
+    figures = Listen.objects.aggregate(
+        listens=Count("id"),
+        play_total=Sum("play_count"),
+        listeners=Count("listener", distinct=True),
+        songs=Count("song", distinct=True),
+        artists=Count("artist", distinct=True),
+        last_listen_id=Max("id"),
+        newest_played_at=Max("played_at"),
+    )
+    figures["play_total"] = figures["play_total"] or 0
+    return DataSnapshot.objects.create(**figures)
+
+
+@transaction.atomic
+def account_create(*, username: str, password: str, email: str = "", is_staff: bool = False):
+    """Create a login account together with its listener."""
+    user_model = get_user_model()
+    user = user_model.objects.create_user(
+        username=username, password=password, email=email, is_staff=is_staff, is_superuser=is_staff
+    )
+    Listener.objects.for_user(user)
+    return user

@@ -1,0 +1,61 @@
+"""What every background job's row has: status, timings, progress, error.
+
+Imports, training runs, evaluations and publications inherit this, so the admin shows
+them all alike and a crashed worker leaves an honest record instead of a silent gap.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    progress = models.FloatField(default=0.0, help_text="Share done, from 0 to 1.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Wall time from start to finish (or to now, while it runs)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    def mark_running(self) -> None:
+        self.status, self.started_at, self.error = JobStatus.RUNNING, timezone.now(), ""
+        self.save(update_fields=["status", "started_at", "error"])
+
+    def mark_progress(self, progress: float) -> None:
+        self.progress = min(max(progress, 0.0), 1.0)
+        self.save(update_fields=["progress"])
+
+    def mark_succeeded(self) -> None:
+        self.status, self.progress, self.finished_at = JobStatus.SUCCEEDED, 1.0, timezone.now()
+        self.save(update_fields=["status", "progress", "finished_at"])
+
+    def mark_failed(self, error: str) -> None:
+        self.status, self.finished_at, self.error = JobStatus.FAILED, timezone.now(), error
+        self.save(update_fields=["status", "finished_at", "error"])

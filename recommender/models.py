@@ -1,0 +1,143 @@
+"""Model runs, their publications, and the precomputed suggestions that pages read.
+
+A listener's list for one publication is one row (`ListenerRecommendations`), and a song's
+or artist's neighbours are one row (`SimilarItems`): a page or API call reads one indexed
+row, whatever the size of the catalogue.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from musicsite.jobs import Job
+
+
+class Level(models.TextChoices):
+    SONG = "song"
+    ARTIST = "artist"
+
+
+class ModelRun(Job):
+    """One training of one algorithm with its parameters on one data snapshot."""
+
+    algorithm = models.CharField(max_length=32, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.SONG)
+    seed = models.IntegerField(default=0)
+    snapshot = models.ForeignKey(
+        "listening.DataSnapshot", on_delete=models.PROTECT, null=True, blank=True
+    )
+    artifact = models.CharField(
+        max_length=500, blank=True, help_text="The saved model, relative to the artifact dir."
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    n_listeners = models.IntegerField(null=True, blank=True)
+    n_items = models.IntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk}: {self.algorithm} ({self.level})"
+
+
+class SetStatus(models.TextChoices):
+    BUILDING = "building"
+    ACTIVE = "active"
+    RETIRED = "retired"
+    FAILED = "failed"
+
+
+class RecommendationSet(models.Model):
+    """One publication of a model run's suggestions.
+
+    Built while `building`, then made `active` in one transaction that retires the
+    previous one, so readers see the old set or the new one, never a mix. Retired sets
+    stay for rollback until pruned.
+    """
+
+    run = models.ForeignKey(ModelRun, on_delete=models.PROTECT, related_name="sets")
+    status = models.CharField(
+        max_length=16, choices=SetStatus.choices, default=SetStatus.BUILDING, db_index=True
+    )
+    top_n = models.PositiveIntegerField(default=50)
+    progress = models.FloatField(default=0.0)
+    listeners_count = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="one_active_set"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"set {self.pk} of {self.run} ({self.status})"
+
+
+class ListenerRecommendations(models.Model):
+    """A listener's ranked suggestions in one set, at one level, as parallel arrays.
+
+    `reasons[i]` is the id of the item the listener played that contributed most to
+    `item_ids[i]` (same level), or null where the model cannot say.
+    """
+
+    recommendation_set = models.ForeignKey(
+        RecommendationSet, on_delete=models.CASCADE, related_name="listener_rows"
+    )
+    # Deleting a listener is rare; an index on it would slow every bulk publication.
+    listener = models.ForeignKey("listening.Listener", on_delete=models.CASCADE, db_index=False)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    item_ids = models.JSONField(default=list)
+    scores = models.JSONField(default=list)
+    reasons = models.JSONField(default=list)
+    is_fallback = models.BooleanField(
+        default=False, help_text="Too little history: charts or seeds, not the model."
+    )
+    refreshed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When new listens last refolded this row."
+    )
+
+    class Meta:
+        verbose_name_plural = "listener recommendations"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommendation_set", "listener", "level"],
+                name="one_row_per_listener_level",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} suggestions for listener {self.listener_id}"
+
+
+class SimilarItems(models.Model):
+    """A song's or an artist's nearest neighbours in one set (ids of the same level)."""
+
+    recommendation_set = models.ForeignKey(
+        RecommendationSet, on_delete=models.CASCADE, related_name="similar_rows"
+    )
+    level = models.CharField(max_length=8, choices=Level.choices)
+    item_id = models.BigIntegerField(help_text="A song id or an artist id, as `level` says.")
+    item_ids = models.JSONField(default=list)
+    scores = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "similar items"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommendation_set", "level", "item_id"], name="one_row_per_item_level"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.item_id} neighbours"

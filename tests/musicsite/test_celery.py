@@ -1,0 +1,47 @@
+"""The Celery wiring: in-process by default, a real worker through Redis when configured."""
+
+import pytest
+
+from listening import tasks
+from listening.models import DataSnapshot
+from musicsite.celery import app as celery_app
+from tests.factories import ListenFactory
+
+
+@pytest.mark.django_db
+def test_tasks_run_in_process_in_the_embedded_default():
+    ListenFactory.create_batch(3)
+
+    result = tasks.data_snapshot_create.delay()
+
+    assert DataSnapshot.objects.get(pk=result.get()).listens == 3
+
+
+@pytest.mark.django_db
+def test_a_task_queued_inside_a_transaction_waits_for_the_commit(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        tasks.data_snapshot_create.delay_on_commit()
+        assert not DataSnapshot.objects.exists()
+
+    for callback in callbacks:
+        callback()
+    assert DataSnapshot.objects.count() == 1
+
+
+def test_every_task_uses_json():
+    assert celery_app.conf.task_serializer == "json"
+    assert celery_app.conf.accept_content == ["json"]
+
+
+@pytest.mark.worker
+def test_a_real_worker_runs_a_task_sent_through_redis(celery_worker_process):
+    ListenFactory.create_batch(5)
+
+    result = tasks.data_snapshot_create.apply_async(queue=celery_worker_process.queue)
+    snapshot_id = result.get(timeout=60)
+
+    assert DataSnapshot.objects.get(pk=snapshot_id).listens == 5
+    log = celery_worker_process.log_path.read_text()
+    assert "listening.tasks.data_snapshot_create" in log
