@@ -88,6 +88,7 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the web process read while an import or a worker writes; IMMEDIATE
     # transactions take the write lock up front instead of failing half-way with "locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
