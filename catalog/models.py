@@ -60,7 +60,10 @@ class Release(models.Model):
 class Song(models.Model):
     title = models.CharField(max_length=500)
     title_key = models.CharField(max_length=500, db_index=True, editable=False)
-    artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="songs")
+    # NULL when a source names the song only by an id (Taste Profile without its metadata).
+    artist = models.ForeignKey(
+        Artist, on_delete=models.CASCADE, null=True, blank=True, related_name="songs"
+    )
     release = models.ForeignKey(
         Release, on_delete=models.SET_NULL, null=True, blank=True, related_name="songs"
     )

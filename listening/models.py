@@ -3,8 +3,8 @@
 A listen is either one play (`played_at` set, `play_count` 1) or an aggregated play count
 with no time (`played_at` NULL), as the Echo Nest Taste Profile and HetRec give them.
 Artist-level sources (HetRec's `user_artists.dat`) name an artist and no song: such a
-listen has `song` NULL and `artist` set. Every listen carries its artist, so artist-level
-models read one column whether or not the source knew the song.
+listen has `song` NULL and `artist` set. Every listen carries its song's artist too (when
+the catalogue knows it), so artist-level models read one column whatever the source.
 """
 
 from django.conf import settings
@@ -102,7 +102,11 @@ class Listen(models.Model):
     song = models.ForeignKey(
         "catalog.Song", on_delete=models.CASCADE, null=True, blank=True, related_name="listens"
     )
-    artist = models.ForeignKey("catalog.Artist", on_delete=models.CASCADE, related_name="listens")
+    # The song's artist, copied here so artist-level reads need no join; NULL only when
+    # the song itself has no known artist.
+    artist = models.ForeignKey(
+        "catalog.Artist", on_delete=models.CASCADE, null=True, blank=True, related_name="listens"
+    )
     played_at = models.DateTimeField(null=True, blank=True)
     play_count = models.PositiveIntegerField(default=1)
     batch = models.ForeignKey(
@@ -129,6 +133,10 @@ class Listen(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(play_count__gte=1), name="listen_play_count_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(song__isnull=False) | Q(artist__isnull=False),
+                name="listen_names_song_or_artist",
             ),
             # A single timed play is always of a known song.
             models.CheckConstraint(

@@ -79,3 +79,8 @@ def test_a_timed_play_must_name_its_song():
 @pytest.mark.parametrize("count", [0])
 def test_a_play_count_below_one_is_refused(count):
     assert refused(play_count=count, played_at=None)
+
+
+@pytest.mark.django_db
+def test_a_listen_names_a_song_or_an_artist():
+    assert refused(song=None, artist=None, played_at=None)
