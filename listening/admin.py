@@ -1,8 +1,19 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.management.base import CommandError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from musicsite.admin_tools import BigTableAdmin
 
-from .models import DataSnapshot, ImportBatch, Listen, Listener
+from . import tasks
+from .ingest.formats import FORMAT_NAMES
+from .listen_import import listen_import_cancel, listen_import_live_progress
+from .management.commands.import_listens import parse_columns
+from .models import DataSnapshot, ImportBatch, Listen, Listener, Skip
 
 
 @admin.register(Listener)
@@ -26,14 +37,48 @@ class ListenAdmin(BigTableAdmin):
     ordering = ["-id"]
 
 
+class ImportBatchForm(forms.ModelForm):
+    """Upload a file to import; everything else about the batch is filled in by the import."""
+
+    format = forms.ChoiceField(
+        choices=[("", "Detect from content"), *((name, name) for name in FORMAT_NAMES)],
+        required=False,
+    )
+    columns = forms.CharField(
+        required=False,
+        help_text="Generic CSV/TSV only: user=...,song=...,artist=...,plays=...,time=...",
+    )
+    listener = forms.CharField(
+        required=False, help_text="Whose history a single-person export (Spotify, ListenBrainz) is."
+    )
+
+    class Meta:
+        model = ImportBatch
+        fields = ["upload", "format"]
+
+    def clean_upload(self):
+        upload = self.cleaned_data.get("upload")
+        if not upload:
+            raise forms.ValidationError("Choose a file to import.")
+        return upload
+
+    def clean_columns(self):
+        text = self.cleaned_data["columns"]
+        try:
+            return parse_columns(text) if text else None
+        except CommandError as error:
+            raise forms.ValidationError(str(error)) from error
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
+    form = ImportBatchForm
     list_display = [
         "id",
         "source_name",
         "format",
         "status",
-        "progress",
+        "progress_shown",
         "rows_read",
         "rows_loaded",
         "rows_rejected",
@@ -42,10 +87,12 @@ class ImportBatchAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "format"]
     search_fields = ["source_name"]
-    raw_id_fields = ["created_by"]
+    actions = ["cancel_imports"]
     readonly_fields = [
+        "source_name",
+        "format",
         "status",
-        "progress",
+        "progress_shown",
         "created_at",
         "started_at",
         "finished_at",
@@ -53,8 +100,74 @@ class ImportBatchAdmin(admin.ModelAdmin):
         "rows_read",
         "rows_loaded",
         "rows_rejected",
-        "report",
+        "report_shown",
+        "rejected_rows",
+        "options",
+        "created_by",
     ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["upload", "format", "columns", "listener"]
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        options = {
+            key: form.cleaned_data[key]
+            for key in ("columns", "listener")
+            if form.cleaned_data.get(key)
+        }
+        obj.source_name = obj.upload.name
+        obj.options = options
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        tasks.listen_import_run.delay_on_commit(obj.pk)
+
+    @admin.display(description="progress")
+    def progress_shown(self, batch: ImportBatch) -> str:
+        return f"{listen_import_live_progress(batch):.0%}"
+
+    @admin.display(description="cleaning report")
+    def report_shown(self, batch: ImportBatch) -> str:
+        return render_to_string("admin/listening/cleaning_report.html", {"report": batch.report})
+
+    @admin.display(description="rejected rows")
+    def rejected_rows(self, batch: ImportBatch) -> str:
+        if not batch.rejected_file:
+            return "none"
+        url = reverse("admin:listening_importbatch_rejected", args=[batch.pk])
+        return format_html('<a href="{}">download ({} rows, CSV)</a>', url, batch.rows_rejected)
+
+    @admin.action(description="Cancel the selected imports")
+    def cancel_imports(self, request, queryset):
+        for batch in queryset:
+            listen_import_cancel(batch=batch)
+        self.message_user(request, "Asked the selected imports to stop.", messages.INFO)
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:batch_id>/rejected/",
+                self.admin_site.admin_view(self.rejected_download),
+                name="listening_importbatch_rejected",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def rejected_download(self, request, batch_id: int):
+        batch = get_object_or_404(ImportBatch, pk=batch_id)
+        if not self.has_view_permission(request, batch) or not batch.rejected_file:
+            raise Http404("No rejected rows for this import.")
+        return FileResponse(
+            batch.rejected_file.open("rb"),
+            as_attachment=True,
+            filename=f"import-{batch.pk}-rejected.csv",
+        )
 
 
 @admin.register(DataSnapshot)
@@ -73,3 +186,12 @@ class DataSnapshotAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # a snapshot is measured, never typed in
+
+
+@admin.register(Skip)
+class SkipAdmin(BigTableAdmin):
+    list_display = ["id", "listener", "song", "skipped_at", "ms_played", "batch"]
+    list_select_related = ["listener", "song"]
+    search_fields = ["=listener__external_id"]
+    raw_id_fields = ["listener", "song", "batch"]
+    ordering = ["-id"]

@@ -81,6 +81,9 @@ class ImportBatch(Job):
     rows_loaded = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True)
+    rejected_file = models.FileField(
+        upload_to="imports/rejected/", null=True, blank=True, help_text="Dropped rows and why."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -147,6 +150,30 @@ class Listen(models.Model):
 
     def __str__(self) -> str:
         return f"listen {self.pk}"
+
+
+class Skip(models.Model):
+    """A play cut short (Spotify, under 30 s): not a listen, but a sign of "not now"."""
+
+    listener = models.ForeignKey(
+        Listener, on_delete=models.CASCADE, related_name="skips", db_index=False
+    )
+    song = models.ForeignKey("catalog.Song", on_delete=models.CASCADE, related_name="skips")
+    skipped_at = models.DateTimeField()
+    ms_played = models.PositiveIntegerField(null=True, blank=True)
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="skips"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listener", "song", "skipped_at"], name="skip_unique_play"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"skip {self.pk}"
 
 
 class DataSnapshot(models.Model):

@@ -2,10 +2,16 @@
 
 from celery import shared_task
 
-from . import services
+from . import listen_import, services
 
 
 @shared_task
 def data_snapshot_create() -> int:
     """Record the current size of the listening data; returns the snapshot's id."""
     return services.data_snapshot_create().pk
+
+
+@shared_task(acks_late=True)
+def listen_import_run(batch_id: int) -> str:
+    """Run one ImportBatch; its row records progress, report and any failure."""
+    return listen_import.listen_import_run(batch_id=batch_id).status

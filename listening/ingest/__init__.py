@@ -1,1 +1,1 @@
-"""Listening history in: parse a source format, clean it, load it. No Django in parsing or cleaning."""
+"""Listening history in: parse a format, clean it, load it (only loading knows Django)."""

@@ -2,7 +2,7 @@ from pathlib import Path
 
 
 class ImportFormatError(Exception):
-    """A file that is not in the expected shape: says which file, which line, and what was expected."""
+    """A file not in the expected shape: which file, which line, and what was expected."""
 
     def __init__(self, path: Path | str, line: int | None, message: str):
         self.path, self.line, self.message = str(path), line, message

@@ -39,14 +39,17 @@ def empty_frame() -> pd.DataFrame:
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """Return `frame` with exactly the canonical columns, in order, with their dtypes.
 
-    Columns a parser did not fill are added as all-missing; empty strings become NA.
+    Columns a parser did not fill are added as all-missing; blank strings become NA.
     """
     out = {}
     for name, dtype in COLUMNS.items():
         if name in frame:
             column = frame[name]
             if dtype is STRING:
-                column = column.astype(STRING).str.strip().replace("", pd.NA)
+                # Blank means missing; other whitespace is left for the cleaning rules
+                # to tidy, so that the report counts what they change.
+                column = column.astype(STRING)
+                column = column.mask(column.str.strip() == "")
             elif name == "is_music":
                 column = column.astype("boolean").fillna(True)
             else:

@@ -1,0 +1,53 @@
+"""HetRec 2011 Last.fm 2K: `user_artists.dat` (userID, artistID, weight: a listener's plays of an
+artist; Latin-1, CRLF) named through `artists.dat` (id, name, url, pictureURL; UTF-8). Artist-level:
+no song, no time."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from listening.ingest.errors import ImportFormatError
+
+from .delimited import read_fields
+from .options import ReadOptions
+from .values import to_number
+
+USER_ARTISTS = "user_artists.dat"
+ARTISTS = "artists.dat"
+USER_ARTISTS_HEADER = ("userID", "artistID", "weight")
+ARTISTS_HEADER = ("id", "name", "url", "pictureURL")
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[pd.DataFrame]:
+    """`path` is the dataset's folder, or its user_artists.dat with artists.dat beside it."""
+    plays = path / USER_ARTISTS if path.is_dir() else path
+    names = artist_names(plays.parent / ARTISTS)
+    for chunk in read_fields(
+        plays,
+        fields=("listener", "artist_id", "play_count"),
+        header=USER_ARTISTS_HEADER,
+        description="userID, artistID, weight",
+        chunk_rows=options.chunk_rows,
+        encoding="latin-1",
+    ):
+        # An artistID missing from artists.dat keeps the artist NA: cleaning drops the row.
+        chunk["artist"] = chunk.pop("artist_id").str.strip().map(names)
+        chunk["play_count"] = to_number(chunk["play_count"])
+        yield chunk
+
+
+def artist_names(path: Path) -> dict[str, str]:
+    """artist id -> name, from artists.dat (small: read whole)."""
+    if not path.is_file():
+        raise ImportFormatError(path, None, f"not found: HetRec needs {ARTISTS} beside its plays")
+    names: dict[str, str] = {}
+    for chunk in read_fields(
+        path,
+        fields=ARTISTS_HEADER,
+        header=ARTISTS_HEADER,
+        description="id, name, url, pictureURL",
+        chunk_rows=1_000_000,
+    ):
+        names.update(zip(chunk["id"].str.strip(), chunk["name"], strict=True))
+    return names

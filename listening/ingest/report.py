@@ -1,0 +1,110 @@
+"""The cleaning report: rows read and loaded, and for every rule what it touched, with examples."""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+EXAMPLES_PER_RULE = 3
+EXAMPLE_COLUMNS = ("line", "listener", "artist", "title", "release", "played_at", "play_count")
+
+# Every rule, in the order it runs, with what it does to the rows it touches.
+RULES: dict[str, str] = {
+    "not_music": "podcast episodes and audiobooks: dropped",
+    "missing_identity": "no listener, or no song or artist to tie the play to: dropped",
+    "names_normalised": "names put in Unicode NFC with whitespace tidied: kept",
+    "bad_play_count": "play count missing, not a whole number, or not positive: dropped",
+    "implausible_play_count": "play count above the robust threshold: dropped",
+    "time_out_of_range": "played in the future or before 2002: dropped",
+    "skip": "played under 30 s: stored as a skip, not a listen",
+    "exact_duplicate": "the same row again: dropped",
+    "duplicate_scrobble": "the same song by the same listener within seconds: dropped",
+    "missing_metadata": "no release or no year: kept as unknown",
+    "bot_listener": "rows of listeners with more plays in a day than a day has minutes: "
+    "kept, listener flagged and left out of training",
+    "counts_merged": "counts for one listener and one song or artist that the file spells "
+    "two ways: summed into one listen",
+    "already_imported": "already in the database: not added again",
+}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of one cell."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return int(value) if value.is_integer() else value
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value
+
+
+def example_rows(rows: pd.DataFrame, limit: int = EXAMPLES_PER_RULE) -> list[dict[str, Any]]:
+    columns = [column for column in EXAMPLE_COLUMNS if column in rows.columns]
+    return [
+        {column: _plain(value) for column, value in zip(columns, record, strict=True)}
+        for record in rows[columns].head(limit).itertuples(index=False, name=None)
+    ]
+
+
+@dataclass
+class CleaningReport:
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    skips_loaded: int = 0
+    implausible_threshold: float | None = None
+    flagged_listeners: list[str] = field(default_factory=list)
+    rules: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {name: {"rows": 0, "examples": []} for name in RULES}
+    )
+
+    def count(self, rule: str, rows: pd.DataFrame) -> None:
+        """Add the rows a rule touched (and a few of them as examples)."""
+        entry = self.rules[rule]
+        entry["rows"] += len(rows)
+        room = EXAMPLES_PER_RULE - len(entry["examples"])
+        if room > 0 and len(rows):
+            entry["examples"].extend(example_rows(rows, room))
+
+    def count_number(self, rule: str, number: int) -> None:
+        self.rules[rule]["rows"] += number
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_rejected": self.rows_rejected,
+            "skips_loaded": self.skips_loaded,
+            "implausible_threshold": self.implausible_threshold,
+            "flagged_listeners": self.flagged_listeners,
+            "rules": {
+                name: {**entry, "description": RULES[name]} for name, entry in self.rules.items()
+            },
+        }
+
+    def as_text(self) -> str:
+        return report_as_text(self.to_dict())
+
+
+def report_as_text(report: dict[str, Any]) -> str:
+    """The report (as stored on its batch) as a few aligned lines for a terminal."""
+    lines = [
+        f"rows read      {report.get('rows_read', 0):>12,}",
+        f"rows loaded    {report.get('rows_loaded', 0):>12,}",
+        f"rows rejected  {report.get('rows_rejected', 0):>12,}",
+        f"skips stored   {report.get('skips_loaded', 0):>12,}",
+        "",
+        "rule                      rows  what it does",
+    ]
+    for name, entry in report.get("rules", {}).items():
+        lines.append(f"{name:<22}{entry['rows']:>10,}  {RULES.get(name, '')}")
+    flagged = report.get("flagged_listeners") or []
+    if flagged:
+        lines.append(f"\nflagged listeners ({len(flagged)}): {', '.join(flagged[:10])}")
+    return "\n".join(lines)

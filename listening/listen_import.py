@@ -1,0 +1,256 @@
+"""The import service: parse, clean and load one ImportBatch, all or nothing.
+
+The whole load runs in one transaction, so a failed or cancelled import leaves the database
+as it was (its batch row then records the failure). Progress goes to the cache while the
+transaction is open (a row update would stay invisible until the commit) and onto the row
+when it ends.
+"""
+
+import csv
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from musicsite.jobs import JobStatus
+
+from .ingest.catalog_resolver import CatalogResolver
+from .ingest.cleaner import Cleaner
+from .ingest.cleaning import CleaningConfig
+from .ingest.errors import ImportFormatError
+from .ingest.formats import ARTIST_LEVEL_FORMATS, ReadOptions, detect_format, read_chunks
+from .ingest.listen_writer import ListenWriter
+from .ingest.report import CleaningReport
+from .models import ImportBatch, Listener, Skip
+
+
+class ImportCancelled(Exception):
+    pass
+
+
+class DryRunFinished(Exception):
+    """Raised to roll a dry run back after its report is complete."""
+
+
+@dataclass
+class Progress:
+    rows_read: int
+    fraction: float
+
+
+def _progress_key(batch_id: int) -> str:
+    return f"listen-import:{batch_id}:progress"
+
+
+def _cancel_key(batch_id: int) -> str:
+    return f"listen-import:{batch_id}:cancel"
+
+
+def listen_import_live_progress(batch: ImportBatch) -> float:
+    """The running import's progress (from the cache), else the row's."""
+    if batch.status == JobStatus.RUNNING:
+        return cache.get(_progress_key(batch.pk), batch.progress)
+    return batch.progress
+
+
+def listen_import_cancel(*, batch: ImportBatch) -> None:
+    """Ask a running import to stop (it rolls back); a queued one is cancelled at once."""
+    if batch.status == JobStatus.QUEUED:
+        batch.status, batch.finished_at = JobStatus.CANCELLED, timezone.now()
+        batch.save(update_fields=["status", "finished_at"])
+    elif batch.status == JobStatus.RUNNING:
+        cache.set(_cancel_key(batch.pk), True, timeout=24 * 3600)
+
+
+def listen_import_create(
+    *,
+    path: str | Path = "",
+    upload=None,
+    format: str = "",
+    options: dict[str, Any] | None = None,
+    created_by=None,
+) -> ImportBatch:
+    """Record an import to run: a server-side path (file or folder), or an uploaded file."""
+    batch = ImportBatch(
+        format=format,
+        source_name=str(path) if path else getattr(upload, "name", ""),
+        options=options or {},
+        created_by=created_by,
+    )
+    if upload is not None:
+        batch.upload = upload
+    batch.save()
+    return batch
+
+
+def cleaning_config() -> CleaningConfig:
+    return CleaningConfig(**getattr(settings, "LISTENING_CLEANING", {}))
+
+
+def _read_options(batch: ImportBatch) -> ReadOptions:
+    options = batch.options
+    return ReadOptions(
+        chunk_rows=int(options.get("chunk_rows", ReadOptions.chunk_rows)),
+        columns=options.get("columns"),
+        listener=options.get("listener"),
+        songs_path=Path(options["songs_path"]) if options.get("songs_path") else None,
+    )
+
+
+def _source_path(batch: ImportBatch) -> Path:
+    return Path(batch.upload.path) if batch.upload else Path(batch.source_name)
+
+
+def _estimate_lines(path: Path) -> int:
+    """Lines in the file(s), from the size and the first 64 KB: enough for a progress bar."""
+    files = [p for p in path.iterdir() if p.is_file()] if path.is_dir() else [path]
+    total = 0
+    for file in files:
+        with open(file, "rb") as handle:
+            head = handle.read(65536)
+        per_line = len(head) / max(head.count(b"\n"), 1)
+        total += int(file.stat().st_size / max(per_line, 1))
+    return max(total, 1)
+
+
+def listen_import_run(
+    *,
+    batch_id: int,
+    dry_run: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ImportBatch:
+    """Run an import batch to the end and record its outcome on its row.
+
+    Expected failures (a malformed file, a cancel) are recorded and not raised; anything
+    else is recorded and raised, so the task's log has its traceback.
+    """
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.is_finished:
+        return batch
+    batch.mark_running()
+    report = CleaningReport()
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
+        try:
+            with transaction.atomic():
+                _load(batch, report, rejected, on_progress)
+                if dry_run:
+                    raise DryRunFinished
+        except DryRunFinished:
+            status, error = JobStatus.SUCCEEDED, ""
+        except ImportCancelled:
+            status, error = JobStatus.CANCELLED, "Cancelled by an operator."
+        except ImportFormatError as failure:
+            status, error = JobStatus.FAILED, str(failure)
+        except Exception as failure:
+            _finish(
+                batch, report, rejected, JobStatus.FAILED, f"{type(failure).__name__}: {failure}"
+            )
+            raise
+        else:
+            status, error = JobStatus.SUCCEEDED, ""
+        _finish(batch, report, rejected, status, error)
+    return batch
+
+
+def _finish(batch, report, rejected, status, error) -> None:
+    cache.delete_many([_progress_key(batch.pk), _cancel_key(batch.pk)])
+    batch.status, batch.error, batch.finished_at = status, error, timezone.now()
+    batch.rows_read, batch.rows_rejected = report.rows_read, report.rows_rejected
+    # A rolled-back import loaded nothing, whatever it had counted before it failed.
+    batch.rows_loaded = report.rows_loaded if status == JobStatus.SUCCEEDED else 0
+    batch.report = report.to_dict()
+    if status == JobStatus.SUCCEEDED:
+        batch.progress = 1.0
+        if rejected.tell():
+            rejected.seek(0)
+            batch.rejected_file.save(f"batch-{batch.pk}-rejected.csv", File(rejected), save=False)
+    batch.save()
+
+
+def _load(batch, report, rejected, on_progress) -> None:
+    path = _source_path(batch)
+    format_name = batch.format or detect_format(path)
+    batch.format = format_name
+    source = batch.options.get("source") or format_name
+    cleaner = Cleaner(
+        report, artist_level=format_name in ARTIST_LEVEL_FORMATS, config=cleaning_config()
+    )
+    resolver = CatalogResolver(source=source)
+    writer = ListenWriter(batch.pk)
+    expected_lines = _estimate_lines(path)
+
+    for chunk in read_chunks(path, format_name, _read_options(batch)):
+        if cache.get(_cancel_key(batch.pk)):
+            raise ImportCancelled
+        clean = cleaner.clean(chunk)
+        _keep_rejected(clean.rejected, rejected)
+        if len(clean.listens):
+            writer.add(resolver.resolve(clean.listens))
+        if len(clean.skips):
+            report.skips_loaded += _write_skips(resolver.resolve(clean.skips), batch.pk)
+        fraction = min(report.rows_read / expected_lines, 0.99)
+        cache.set(_progress_key(batch.pk), fraction, timeout=24 * 3600)
+        if on_progress:
+            on_progress(Progress(report.rows_read, fraction))
+
+    report.rows_loaded = writer.finish()
+    report.count_number("counts_merged", writer.merged)
+    report.count_number("already_imported", writer.already_present)
+    bots = cleaner.bot_listeners()
+    if bots:
+        flagged = Listener.objects.filter(source=source, external_id__in=bots)
+        report.count_number("bot_listener", _rows_of(flagged, batch))
+        flagged.update(is_flagged=True, flag_reason="more plays in one day than a day has minutes")
+    report.flagged_listeners = bots
+
+
+def _rows_of(listeners, batch) -> int:
+    return batch.listens.filter(listener__in=listeners).count()
+
+
+REJECTED_COLUMNS = [
+    "line",
+    "reason",
+    "listener",
+    "artist",
+    "title",
+    "release",
+    "played_at",
+    "play_count",
+]
+
+
+def _keep_rejected(rows: pd.DataFrame, into) -> None:
+    """Append dropped rows, with their reason, to the batch's rejected-rows file."""
+    if rows.empty:
+        return
+    rows[REJECTED_COLUMNS].to_csv(
+        into, index=False, header=into.tell() == 0, quoting=csv.QUOTE_MINIMAL
+    )
+
+
+def _write_skips(frame: pd.DataFrame, batch_id: int) -> int:
+    rows = frame[frame["song_id"].notna() & frame["played_at"].notna()]
+    skips = [
+        Skip(
+            listener_id=int(listener),
+            song_id=int(song),
+            skipped_at=played.floor("s").to_pydatetime(),
+            ms_played=None if pd.isna(ms) else int(ms),
+            batch_id=batch_id,
+        )
+        for listener, song, played, ms in rows[
+            ["listener_id", "song_id", "played_at", "ms_played"]
+        ].itertuples(index=False, name=None)
+    ]
+    before = Skip.objects.filter(batch_id=batch_id).count()
+    Skip.objects.bulk_create(skips, batch_size=5000, ignore_conflicts=True)
+    return Skip.objects.filter(batch_id=batch_id).count() - before

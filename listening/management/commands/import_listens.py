@@ -1,0 +1,81 @@
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from listening.ingest.formats import FORMAT_NAMES
+from listening.ingest.report import report_as_text
+from listening.listen_import import Progress, listen_import_create, listen_import_run
+from musicsite.jobs import JobStatus
+
+
+def parse_columns(text: str) -> dict[str, str]:
+    """`user=uid,song=track` -> {"user": "uid", "song": "track"}."""
+    mapping = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, column = pair.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise CommandError(f"--columns: expected name=column, got {pair!r}")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+class Command(BaseCommand):
+    help = "Import listening history from a file or a dataset folder, cleaning it, with a report."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="a file, or a folder holding a dataset's files")
+        parser.add_argument("--format", choices=FORMAT_NAMES, help="default: detect from content")
+        parser.add_argument(
+            "--columns",
+            help="generic CSV/TSV: user=...,song=...,artist=...,plays=...,time=...,rating=...",
+        )
+        parser.add_argument("--listener", help="whose history a single-person export is")
+        parser.add_argument(
+            "--songs", help="Taste Profile song metadata (unique_tracks.txt or CSV)"
+        )
+        parser.add_argument("--source", help="namespace of listener ids (default: the format)")
+        parser.add_argument("--chunk-rows", type=int, help="rows parsed at a time")
+        parser.add_argument("--dry-run", action="store_true", help="report, then roll back")
+
+    def handle(self, *args, **options):
+        path = Path(options["path"]).expanduser().resolve()
+        if not path.exists():
+            raise CommandError(f"{path}: no such file or folder")
+        import_options = {
+            key: value
+            for key, value in {
+                "columns": parse_columns(options["columns"]) if options["columns"] else None,
+                "listener": options["listener"],
+                "songs_path": str(Path(options["songs"]).resolve()) if options["songs"] else None,
+                "source": options["source"],
+                "chunk_rows": options["chunk_rows"],
+                "dry_run": options["dry_run"] or None,
+            }.items()
+            if value is not None
+        }
+        batch = listen_import_create(
+            path=path, format=options["format"] or "", options=import_options
+        )
+        batch = listen_import_run(
+            batch_id=batch.pk, dry_run=options["dry_run"], on_progress=self._show_progress
+        )
+        sys.stderr.write("\n")
+        self.stdout.write(self._report_text(batch))
+        if batch.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"import {batch.pk} {batch.status}: {batch.error}")
+
+    def _show_progress(self, progress: Progress) -> None:
+        width = 30
+        done = int(progress.fraction * width)
+        sys.stderr.write(
+            f"\r[{'#' * done}{'.' * (width - done)}] {progress.fraction:4.0%}"
+            f"  {progress.rows_read:,} rows read"
+        )
+        sys.stderr.flush()
+
+    def _report_text(self, batch) -> str:
+        title = f"Import {batch.pk} of {batch.source_name} ({batch.format}): {batch.status}"
+        if batch.options.get("dry_run"):
+            title += " (dry run: nothing was saved)"
+        return f"{title}\n{report_as_text(batch.report)}\n"

@@ -1,0 +1,404 @@
+"""Importing listening history end to end: every format, idempotence, atomicity, interfaces."""
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+from django.urls import reverse
+
+from catalog.models import Artist, Song
+from listening.listen_import import listen_import_cancel, listen_import_create, listen_import_run
+from listening.models import ImportBatch, Listen, Listener, Skip
+from musicsite.jobs import JobStatus
+from tests.factories import StaffFactory
+from tests.listening.fixtures_formats import (
+    listen,
+    spotify_play,
+    spotify_track,
+    write_hetrec,
+    write_json,
+    write_json_lines,
+    write_lines,
+    write_tsv,
+)
+
+HETREC = Path(__file__).resolve().parents[3] / "shared" / "data" / "hetrec2011-lastfm-2k"
+MBID_LOW = "0f8a8d8c-1c5e-4f55-b2c6-0b3f3bb0c2a1"
+
+
+def run(path: Path, **options) -> ImportBatch:
+    format_name = options.pop("format", "")
+    batch = listen_import_create(path=path, format=format_name, options=options)
+    return listen_import_run(batch_id=batch.pk)
+
+
+def rules(batch: ImportBatch) -> dict[str, int]:
+    return {name: entry["rows"] for name, entry in batch.report["rules"].items() if entry["rows"]}
+
+
+def lastfm_rows() -> list[tuple]:
+    return [
+        ("user_000001", "2009-05-04T23:08:57Z", MBID_LOW, "Low", "", "Words"),
+        ("user_000001", "2009-05-04T23:12:01Z", MBID_LOW, "Low", "", "Sunflower"),
+        (
+            "user_000001",
+            "2009-05-04T23:12:05Z",
+            MBID_LOW,
+            "Low",
+            "",
+            "Sunflower",
+        ),  # scrobbled twice
+        ("user_000002", "2009-05-05T10:00:00Z", "", "Radiohead", "", "Creep"),
+        ("user_000002", "2009-05-05T10:00:00Z", "", "Radiohead", "", "Creep"),  # exact duplicate
+        ("user_000002", "2031-01-01T00:00:00Z", "", "Radiohead", "", "Creep"),  # future
+        ("", "2009-05-05T11:00:00Z", "", "Radiohead", "", "Creep"),  # no listener
+        ("user_000003", "2010-01-01T00:00:00Z", "", " radiohead ", "", "CREEP"),  # same song
+    ]
+
+
+@pytest.mark.django_db
+def test_it_imports_lastfm_1k_scrobbles_with_the_exact_counts(tmp_path):
+    path = write_tsv(tmp_path / "userid-timestamp-artid-artname-traid-traname.tsv", lastfm_rows())
+
+    batch = run(path)
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.format == "lastfm-1k"
+    assert (batch.rows_read, batch.rows_loaded, batch.rows_rejected) == (8, 4, 4)
+    assert rules(batch) == {
+        "exact_duplicate": 1,
+        "duplicate_scrobble": 1,
+        "time_out_of_range": 1,
+        "missing_identity": 1,
+        "names_normalised": 1,
+        "missing_metadata": 4,
+    }
+    assert Listen.objects.count() == 4
+    assert Listener.objects.filter(source="lastfm-1k").count() == 3
+    # " radiohead " / "CREEP" is the same song as "Radiohead" / "Creep".
+    assert Song.objects.count() == 3
+    assert Artist.objects.get(musicbrainz_id=MBID_LOW).name == "Low"
+    assert Listen.objects.filter(song__title="Creep").count() == 2
+
+
+@pytest.mark.django_db
+def test_it_imports_taste_profile_triplets_with_song_metadata(tmp_path):
+    folder = tmp_path / "taste"
+    folder.mkdir()
+    write_tsv(
+        folder / "train_triplets.txt",
+        [
+            ("u1", "SOAAAAA12A8C130001", 3),
+            ("u1", "SOAAAAA12A8C130002", 1),
+            ("u2", "SOAAAAA12A8C130001", 0),  # not a play count
+            ("u2", "SOAAAAA12A8C130002", 50_000_000),  # implausible
+            ("u3", "SOAAAAA12A8C130003", 7),  # no metadata: known by its id only
+        ],
+    )
+    write_lines(
+        folder / "songs.csv",
+        [
+            "song_id,title,release,artist_name,year",
+            "SOAAAAA12A8C130001,Hallelujah,Grace,Jeff Buckley,1994",
+            "SOAAAAA12A8C130002,Lover You Should've Come Over,Grace,Jeff Buckley,0",
+        ],
+    )
+
+    batch = run(folder)
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.rows_loaded == 3
+    assert rules(batch)["bad_play_count"] == 1
+    assert rules(batch)["implausible_play_count"] == 1
+    hallelujah = Song.objects.get(echonest_id="SOAAAAA12A8C130001")
+    assert (hallelujah.title, hallelujah.artist.name, hallelujah.release.title) == (
+        "Hallelujah",
+        "Jeff Buckley",
+        "Grace",
+    )
+    anonymous = Song.objects.get(echonest_id="SOAAAAA12A8C130003")
+    assert anonymous.artist is None and anonymous.title == ""
+    assert Listen.objects.get(song=hallelujah).play_count == 3
+    assert Listen.objects.filter(played_at__isnull=True).count() == 3
+
+
+@pytest.mark.django_db
+def test_it_imports_hetrec_artist_level_counts(tmp_path):
+    folder = write_hetrec(
+        tmp_path / "hetrec",
+        plays=[(2, 51, 13883), (2, 52, 11690), (3, 51, 228)],
+        artists=[(51, "Duran Duran"), (52, "Röyksopp")],
+    )
+
+    batch = run(folder)
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.rows_loaded == 3
+    assert Listen.objects.filter(song__isnull=True, played_at__isnull=True).count() == 3
+    assert Artist.objects.get(name="Röyksopp").listens.get().play_count == 11690
+
+
+@pytest.mark.django_db
+def test_it_imports_a_listenbrainz_export(tmp_path):
+    path = write_json_lines(
+        tmp_path / "listens.jsonl",
+        [
+            listen(
+                1748964167,
+                "The Stranglers",
+                "Golden Brown",
+                release="La Folie",
+                mbid_mapping={
+                    "recording_mbid": "c7d0bf6e-b2aa-4ffa-bded-2448415b39b0",
+                    "artist_mbids": ["a96d82a0-cdca-40bf-b4c8-3d7ec178d85b"],
+                },
+            ),
+            listen(1748964500, "The Stranglers", "Peaches"),
+        ],
+    )
+
+    batch = run(path, listener="ada")
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.rows_loaded == 2
+    assert Listener.objects.get(source="listenbrainz").external_id == "ada"
+    song = Song.objects.get(title="Golden Brown")
+    assert str(song.musicbrainz_id) == "c7d0bf6e-b2aa-4ffa-bded-2448415b39b0"
+    assert song.release.title == "La Folie"
+
+
+@pytest.mark.django_db
+def test_it_imports_spotify_history_keeping_skips_apart(tmp_path):
+    path = write_json(
+        tmp_path / "Streaming_History_Audio_2023.json",
+        [
+            spotify_track(
+                "2024-04-20T18:15:22Z",
+                185_000,
+                "OAFF",
+                "Beqaaboo",
+                "Gehraiyaan",
+                "spotify:track:1U8rhryVYw9gWZ6zvw4Orc",
+            ),
+            spotify_track(
+                "2024-04-20T18:16:00Z",
+                2_385,
+                "OAFF",
+                "Doobey",
+                "Gehraiyaan",
+                "spotify:track:2U8rhryVYw9gWZ6zvw4Orc",
+                skipped=True,
+            ),
+            spotify_play(
+                "2024-04-21T08:00:00Z",
+                1_200_000,
+                episode_name="Ep. 12",
+                episode_show_name="A Podcast",
+                spotify_episode_uri="spotify:episode:x",
+            ),
+        ],
+    )
+
+    batch = run(path, listener="ada")
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert rules(batch)["skip"] == 1
+    assert rules(batch)["not_music"] == 1
+    assert batch.rows_loaded == 1
+    assert Skip.objects.get().song.title == "Doobey"
+    played = Listen.objects.get()
+    assert played.song.spotify_uri == "spotify:track:1U8rhryVYw9gWZ6zvw4Orc"
+    assert played.played_at.isoformat() == "2024-04-20T18:12:17+00:00"  # ts - ms_played
+
+
+@pytest.mark.django_db
+def test_it_imports_a_generic_csv_with_a_column_mapping(tmp_path):
+    path = write_lines(
+        tmp_path / "plays.csv",
+        [
+            "who,track,band,n",
+            "ada,Teardrop,Massive Attack,4",
+            "bob,Teardrop,Massive Attack,x",
+        ],
+    )
+
+    batch = run(path, columns={"user": "who", "song": "track", "artist": "band", "plays": "n"})
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.rows_loaded == 1
+    assert rules(batch)["bad_play_count"] == 1
+
+
+@pytest.mark.django_db
+def test_reimporting_a_file_adds_nothing(tmp_path):
+    path = write_tsv(tmp_path / "scrobbles.tsv", lastfm_rows())
+    first = run(path)
+
+    again = run(path)
+
+    assert again.rows_loaded == 0
+    assert rules(again)["already_imported"] == first.rows_loaded
+    assert Listen.objects.count() == first.rows_loaded
+    assert Song.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_an_overlapping_file_adds_only_what_is_new(tmp_path):
+    rows = lastfm_rows()
+    run(write_tsv(tmp_path / "first.tsv", rows[:4]))
+
+    batch = run(
+        write_tsv(
+            tmp_path / "second.tsv",
+            [*rows[2:], ("user_000004", "2011-02-02T02:02:02Z", "", "Low", "", "Words")],
+        )
+    )
+
+    assert batch.rows_loaded == 3  # Radiohead by 2 and 3, and Low by the new listener 4
+    assert Listen.objects.count() == 6
+
+
+@pytest.mark.django_db
+def test_a_file_that_fails_midway_leaves_the_database_as_it_was(tmp_path):
+    good = [
+        (f"user_{n}", f"2012-01-01T00:{n:02d}:00Z", "", "Low", "", f"Song {n}") for n in range(40)
+    ]
+    path = write_tsv(tmp_path / "broken.tsv", [*good, ("user_x", "2012-01-01", "Low", "Words")])
+
+    batch = run(path, chunk_rows=10)  # four chunks load before the bad line is read
+
+    assert batch.status == JobStatus.FAILED
+    assert "broken.tsv, line 41" in batch.error
+    assert batch.rows_loaded == 0
+    assert (Listen.objects.count(), Song.objects.count(), Artist.objects.count()) == (0, 0, 0)
+    assert not Listener.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_command_prints_the_report(tmp_path, capsys):
+    path = write_tsv(tmp_path / "scrobbles.tsv", lastfm_rows())
+
+    call_command("import_listens", str(path))
+
+    out = capsys.readouterr().out
+    assert "succeeded" in out
+    assert "duplicate_scrobble" in out
+    assert Listen.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_dry_run_reports_and_saves_nothing(tmp_path, capsys):
+    call_command("import_listens", str(write_tsv(tmp_path / "s.tsv", lastfm_rows())), "--dry-run")
+
+    assert "dry run" in capsys.readouterr().out
+    assert not Listen.objects.exists() and not Song.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_command_names_the_file_and_line_of_a_malformed_file(tmp_path):
+    path = write_lines(tmp_path / "odd.txt", ["user_1\tSOAAAAA12A8C130001\t3", "user_2\tonly-two"])
+    with pytest.raises(CommandError, match=r"odd.txt, line 2"):
+        call_command("import_listens", str(path), "--format", "taste-profile")
+
+
+@pytest.mark.django_db
+def test_an_unknown_file_gets_a_clear_error(tmp_path):
+    path = tmp_path / "picture.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(CommandError, match="expected one of"):
+        call_command("import_listens", str(path))
+
+
+@pytest.mark.django_db
+def test_bots_are_flagged_and_their_listens_kept(tmp_path):
+    rows = [
+        (
+            "bot_1",
+            f"2015-06-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+            "",
+            "Low",
+            "",
+            f"Song {n}",
+        )
+        for n in range(0, 1500 * 30, 30)
+    ] + [("user_1", "2015-06-01T10:00:00Z", "", "Low", "", "Words")]
+
+    batch = run(write_tsv(tmp_path / "busy.tsv", rows))
+
+    assert batch.report["flagged_listeners"] == ["bot_1"]
+    assert rules(batch)["bot_listener"] == 1500
+    assert Listener.objects.get(external_id="bot_1").is_flagged
+    assert not Listener.objects.get(external_id="user_1").is_flagged
+    assert Listen.objects.count() == 1501
+
+
+@pytest.mark.django_db
+def test_a_queued_import_can_be_cancelled(tmp_path):
+    batch = listen_import_create(path=write_tsv(tmp_path / "s.tsv", lastfm_rows()))
+    listen_import_cancel(batch=batch)
+
+    batch = listen_import_run(batch_id=batch.pk)
+
+    assert batch.status == JobStatus.CANCELLED
+    assert not Listen.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_celery_task_runs_a_batch_by_id(tmp_path):
+    from listening.tasks import listen_import_run as task
+
+    batch = listen_import_create(path=write_tsv(tmp_path / "s.tsv", lastfm_rows()))
+
+    assert task.delay(batch.pk).get() == JobStatus.SUCCEEDED
+    batch.refresh_from_db()
+    assert (batch.rows_loaded, batch.progress) == (4, 1.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_upload_queues_the_import_and_offers_the_rejected_rows(client, tmp_path):
+    client.force_login(StaffFactory())
+    content = "".join("\t".join(row) + "\n" for row in lastfm_rows()).encode()
+
+    response = client.post(
+        reverse("admin:listening_importbatch_add"),
+        {
+            "upload": SimpleUploadedFile("scrobbles.tsv", content),
+            "format": "",
+            "columns": "",
+            "listener": "",
+        },
+    )
+
+    assert response.status_code == 302
+    batch = ImportBatch.objects.get()
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.created_by is not None and batch.rows_loaded == 4
+    page = client.get(reverse("admin:listening_importbatch_change", args=[batch.pk]))
+    assert b"duplicate_scrobble" in page.content
+    download = client.get(reverse("admin:listening_importbatch_rejected", args=[batch.pk]))
+    rejected = b"".join(download.streaming_content).decode()
+    assert rejected.splitlines()[0].startswith("line,reason")
+    assert len(rejected.splitlines()) == 1 + batch.rows_rejected
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_real_hetrec_files_import_completely():
+    if not HETREC.is_dir():
+        pytest.skip(f"{HETREC} is absent")
+
+    batch = run(HETREC)
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert (batch.rows_read, batch.rows_rejected) == (92_834, 0)
+    assert rules(batch).get("implausible_play_count", 0) == 0
+    # 25 artists.dat entries are 12 artists spelled two or three ways ("Король И Шут",
+    # "Король и Шут"); a listener's counts for both spellings are summed, never dropped.
+    assert rules(batch)["counts_merged"] == 5
+    assert batch.rows_loaded == 92_834 - 5
+    assert Listen.objects.aggregate(total=Sum("play_count"))["total"] == 69_183_975
+    assert Listener.objects.filter(source="hetrec").count() == 1_892
+    assert Artist.objects.count() == 17_632 - 13
