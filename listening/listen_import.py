@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from musicsite.jobs import JobStatus
 
+from .ingest.background import ahead
 from .ingest.catalog_resolver import CatalogResolver
 from .ingest.cleaner import Cleaner
 from .ingest.cleaning import CleaningConfig
@@ -187,10 +188,11 @@ def _load(batch, report, rejected, on_progress) -> None:
     writer = ListenWriter(batch.pk)
     expected_lines = _estimate_lines(path)
 
-    for chunk in read_chunks(path, format_name, _read_options(batch)):
+    # Parsing and cleaning (no database) run a chunk or two ahead of loading.
+    cleaned = ahead(map(cleaner.clean, read_chunks(path, format_name, _read_options(batch))))
+    for clean in cleaned:
         if cache.get(_cancel_key(batch.pk)):
             raise ImportCancelled
-        clean = cleaner.clean(chunk)
         _keep_rejected(clean.rejected, rejected)
         if len(clean.listens):
             writer.add(resolver.resolve(clean.listens))

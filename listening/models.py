@@ -99,21 +99,46 @@ class ImportBatch(Job):
 class Listen(models.Model):
     id = models.BigAutoField(primary_key=True)
     # No separate index on listener: every unique constraint below starts with it.
+    # The foreign keys of this one huge table are kept by Django (cascading deletes go
+    # through the ORM, and imports create what they reference in the same transaction),
+    # not by PostgreSQL: its per-row checks doubled the time of a bulk load.
+    # docs/README.md gives the measurement.
     listener = models.ForeignKey(
-        Listener, on_delete=models.CASCADE, related_name="listens", db_index=False
+        Listener,
+        on_delete=models.CASCADE,
+        related_name="listens",
+        db_index=False,
+        db_constraint=False,
     )
     song = models.ForeignKey(
-        "catalog.Song", on_delete=models.CASCADE, null=True, blank=True, related_name="listens"
+        "catalog.Song",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="listens",
+        db_constraint=False,
     )
     # The song's artist, copied here so artist-level reads need no join; NULL only when
     # the song itself has no known artist.
     artist = models.ForeignKey(
-        "catalog.Artist", on_delete=models.CASCADE, null=True, blank=True, related_name="listens"
+        "catalog.Artist",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="listens",
+        db_constraint=False,
     )
     played_at = models.DateTimeField(null=True, blank=True)
     play_count = models.PositiveIntegerField(default=1)
+    # Provenance only, read for one batch at a time: an index would slow every import.
     batch = models.ForeignKey(
-        ImportBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="listens"
+        ImportBatch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="listens",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

@@ -1,57 +1,61 @@
-"""Write resolved listens in bulk: stage every chunk, then one set-based insert.
+"""Write resolved listens in bulk, chunk by chunk, inside the import's transaction.
 
-PostgreSQL stages with `COPY`; SQLite with a prepared insert over each chunk. The final
-`INSERT ... SELECT` merges aggregated counts that became one listener-and-item (two
-spellings of one artist in one file: their counts are summed, not lost) and skips rows
-already in the table (re-imports, overlapping files) through the unique constraints.
+Each chunk first merges its own rows (aggregated counts of one listener and item, which two
+spellings in the file can produce, are summed), then takes the fast path: PostgreSQL `COPY`
+straight into `listening_listen` (SQLite: one prepared insert), in a savepoint. If any row
+collides with one already there, the savepoint undoes the attempt and the careful path runs
+set-based statements from a staging table: counts of this same import are added to, rows
+of earlier imports are left alone (a re-import adds nothing), the rest is inserted.
 """
 
-import io
-
 import pandas as pd
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
-LISTEN_COLUMNS = ("listener_id", "song_id", "artist_id", "played_at", "play_count")
-STAGING_TABLE = (
-    "CREATE TEMPORARY TABLE listen_staging ("
-    " listener_id bigint NOT NULL, song_id bigint, artist_id bigint,"
-    " played_at {timestamp}, play_count integer NOT NULL)"
-)
-GROUPS = "SELECT 1 FROM listen_staging GROUP BY listener_id, song_id, artist_id, played_at"
-# Aggregated counts of one listener and item are summed; a timed play stays one play.
-MERGED_ROWS = (
-    "SELECT listener_id, song_id, artist_id, played_at,"
-    " CASE WHEN played_at IS NULL THEN SUM(play_count) ELSE MIN(play_count) END"
-    " FROM listen_staging GROUP BY listener_id, song_id, artist_id, played_at"
-)
-INSERT_COLUMNS = "(listener_id, song_id, artist_id, played_at, play_count, batch_id)"
+from . import pg_binary
+
+LISTEN_COLUMNS = ("listener_id", "song_id", "artist_id", "played_at", "play_count", "batch_id")
+COLUMN_LIST = ", ".join(LISTEN_COLUMNS)
+POSTGRES_TYPES = {
+    "listener_id": "int8",
+    "song_id": "int8",
+    "artist_id": "int8",
+    "played_at": "timestamptz",
+    "play_count": "int4",
+    "batch_id": "int8",
+}
+
+# How a staged row `s` finds "the same listen" `l`: one condition per partial unique index.
+SAME_LISTEN = {
+    "timed": "s.played_at IS NOT NULL AND l.played_at = s.played_at"
+    " AND l.listener_id = s.listener_id AND l.song_id = s.song_id",
+    "song_count": "s.played_at IS NULL AND s.song_id IS NOT NULL AND l.played_at IS NULL"
+    " AND l.listener_id = s.listener_id AND l.song_id = s.song_id",
+    "artist_count": "s.played_at IS NULL AND s.song_id IS NULL AND l.played_at IS NULL"
+    " AND l.song_id IS NULL AND l.listener_id = s.listener_id AND l.artist_id = s.artist_id",
+}
 
 
-def _rows(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = frame[list(LISTEN_COLUMNS)].copy()
-    # Stored to the second on both backends (Spotify's start times are computed to the ms,
-    # a precision the data does not have).
-    rows["played_at"] = rows["played_at"].dt.floor("s")
-    rows["play_count"] = rows["play_count"].astype("int64")
-    return rows
+def merge_within(rows: pd.DataFrame) -> pd.DataFrame:
+    """Sum aggregated counts of one listener and item; keep one play per listener, song, time."""
+    timed = rows[rows["played_at"].notna()].drop_duplicates(["listener_id", "song_id", "played_at"])
+    counts = rows[rows["played_at"].isna()]
+    if counts.duplicated(["listener_id", "song_id", "artist_id"]).any():
+        counts = counts.groupby(
+            ["listener_id", "song_id", "artist_id"], dropna=False, as_index=False, sort=False
+        ).agg(played_at=("played_at", "first"), play_count=("play_count", "sum"))
+    return pd.concat([timed, counts], ignore_index=True)
 
 
 class ListenWriter:
-    """Collects a batch's listens and adds the new ones to `listening_listen`.
-
-    Must be used inside the import's transaction: the staging table lives in it.
-    """
+    """Adds a batch's listens to `listening_listen`, counting what it merged and skipped."""
 
     def __init__(self, batch_id: int):
         self.batch_id = int(batch_id)
-        self.staged = 0  # rows handed to the writer
-        self.merged = 0  # rows whose count was added to another row's
+        self.staged = 0  # clean rows handed to the writer
+        self.merged = 0  # rows whose count went into another row of this import
         self.inserted = 0  # new listens
         self.postgres = connection.vendor == "postgresql"
-        timestamp = "timestamptz" if self.postgres else "datetime"
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS listen_staging")
-            cursor.execute(STAGING_TABLE.format(timestamp=timestamp))
+        self._careful = False  # once a chunk collides, the next ones likely will too
 
     @property
     def already_present(self) -> int:
@@ -60,62 +64,82 @@ class ListenWriter:
     def add(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        rows = _rows(frame)
-        self.staged += len(rows)
-        if self.postgres:
-            self._copy(rows)
-        else:
-            self._insert_sqlite(rows)
+        self.staged += len(frame)
+        rows = frame[["listener_id", "song_id", "artist_id", "played_at", "play_count"]].copy()
+        # Stored to the second on both backends (Spotify's start times are computed to the
+        # millisecond, a precision the data does not have).
+        rows["played_at"] = rows["played_at"].dt.floor("s")
+        rows["play_count"] = rows["play_count"].astype("int64")
+        merged = merge_within(rows)
+        self.merged += len(rows) - len(merged)
+        merged["batch_id"] = self.batch_id
+        merged = merged[list(LISTEN_COLUMNS)]
+        if not self._careful:
+            try:
+                with transaction.atomic():
+                    self._write(merged, "listening_listen")
+                self.inserted += len(merged)
+                return
+            except IntegrityError:
+                self._careful = True
+        self._add_carefully(merged)
 
     def finish(self) -> int:
-        """Insert what was staged; return how many listens were new."""
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM ({GROUPS}) AS listen_groups")
-            self.merged = self.staged - cursor.fetchone()[0]
-            if self.postgres:
-                cursor.execute(
-                    f"INSERT INTO listening_listen {INSERT_COLUMNS}"
-                    f" SELECT merged.*, %s FROM ({MERGED_ROWS}) AS merged ON CONFLICT DO NOTHING",
-                    [self.batch_id],
-                )
-                self.inserted = cursor.rowcount
-            else:
-                before = connection.connection.total_changes
-                cursor.execute(
-                    f"INSERT OR IGNORE INTO listening_listen {INSERT_COLUMNS}"
-                    f" SELECT merged.*, %s FROM ({MERGED_ROWS}) AS merged",
-                    [self.batch_id],
-                )
-                self.inserted = connection.connection.total_changes - before
-            cursor.execute("DROP TABLE listen_staging")
+        if self._careful:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS listen_staging")
         return self.inserted
 
-    def _copy(self, rows: pd.DataFrame) -> None:
-        text = io.StringIO()
-        rows.to_csv(
-            text,
-            sep="\t",
-            header=False,
-            index=False,
-            na_rep="\\N",
-            date_format="%Y-%m-%d %H:%M:%S+00",
-        )
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy("COPY listen_staging FROM STDIN") as copy,
-        ):
-            copy.write(text.getvalue())
+    def _add_carefully(self, rows: pd.DataFrame) -> None:
+        with connection.cursor() as cursor:
+            timestamp = "timestamptz" if self.postgres else "datetime"
+            cursor.execute("DROP TABLE IF EXISTS listen_staging")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE listen_staging (listener_id bigint, song_id bigint,"
+                f" artist_id bigint, played_at {timestamp}, play_count integer, batch_id bigint)"
+            )
+            self._write(rows, "listen_staging")
+            for kind in ("song_count", "artist_count"):
+                # Counts this import already added are added to; earlier imports' are kept.
+                cursor.execute(
+                    "UPDATE listening_listen AS l SET play_count = l.play_count + s.play_count"
+                    f" FROM listen_staging AS s WHERE {SAME_LISTEN[kind]} AND l.batch_id = %s",
+                    [self.batch_id],
+                )
+                self.merged += cursor.rowcount
+            for condition in SAME_LISTEN.values():
+                kind_of_row = condition.split(" AND l.", 1)[0]
+                cursor.execute(
+                    f"INSERT INTO listening_listen ({COLUMN_LIST})"
+                    f" SELECT {COLUMN_LIST} FROM listen_staging AS s WHERE {kind_of_row}"
+                    f" AND NOT EXISTS (SELECT 1 FROM listening_listen AS l WHERE {condition})"
+                )
+                self.inserted += cursor.rowcount
 
-    def _insert_sqlite(self, rows: pd.DataFrame) -> None:
+    def _write(self, rows: pd.DataFrame, table: str) -> None:
+        if self.postgres:
+            data = pg_binary.encode(rows, POSTGRES_TYPES)
+            # The raw psycopg cursor's errors become Django's (IntegrityError) here too.
+            with (
+                connection.wrap_database_errors,
+                connection.cursor() as cursor,
+                cursor.cursor.copy(
+                    f"COPY {table} ({', '.join(POSTGRES_TYPES)}) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.write(data)
+            return
         # Django keeps SQLite datetimes as naive UTC text.
         played = rows["played_at"].dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")
         columns = [rows["listener_id"], rows["song_id"], rows["artist_id"], played]
         values = zip(
             *(column.astype(object).where(column.notna(), None) for column in columns),
             rows["play_count"].astype(object),
+            rows["batch_id"].astype(object),
             strict=True,
         )
         with connection.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO listen_staging VALUES (%s, %s, %s, %s, %s)", list(values)
+                f"INSERT INTO {table} ({COLUMN_LIST}) VALUES (%s, %s, %s, %s, %s, %s)",
+                list(values),
             )

@@ -402,3 +402,23 @@ def test_the_real_hetrec_files_import_completely():
     assert Listen.objects.aggregate(total=Sum("play_count"))["total"] == 69_183_975
     assert Listener.objects.filter(source="hetrec").count() == 1_892
     assert Artist.objects.count() == 17_632 - 13
+
+
+@pytest.mark.django_db
+def test_counts_of_one_artist_spelled_two_ways_are_summed_even_across_chunks(tmp_path):
+    folder = write_hetrec(
+        tmp_path / "hetrec",
+        plays=[(2, 1, 100), (3, 1, 5), (2, 2, 40), (4, 2, 1)],
+        artists=[(1, "Король и Шут"), (2, "Король И Шут")],
+    )
+
+    batch = run(folder, chunk_rows=2)  # the two spellings of listener 2 are in two chunks
+    again = run(folder, chunk_rows=2)
+
+    assert rules(batch)["counts_merged"] == 1
+    assert batch.rows_loaded == 3
+    listener_2 = Listener.objects.get(external_id="2")
+    assert Listen.objects.get(listener=listener_2).play_count == 140
+    assert again.rows_loaded == 0
+    assert rules(again)["already_imported"] == 4
+    assert Listen.objects.get(listener=listener_2).play_count == 140

@@ -19,7 +19,7 @@ class ReadOptions:
         song_id,title,release,artist_name,year).
     """
 
-    chunk_rows: int = 500_000
+    chunk_rows: int = 200_000
     columns: Mapping[str, str] | None = None
     listener: str | None = None
     songs_path: Path | None = None

@@ -1,0 +1,199 @@
+"""Ingest benchmark: import Taste Profile files of 1M and 5M listens into PostgreSQL.
+
+    .venv/bin/python benchmarks/ingest.py [--sizes 1000000 5000000] [--keep-files]
+
+For each size it writes a triplets file (user, song, play count), imports it with the real
+import service (parse, clean, dedupe, load) in a fresh process, and prints listens/s and the
+process's peak memory. In the same run it times a bare `COPY` of the same rows into a table
+indexed exactly like `listening_listen` (the ceiling) and into an unindexed one.
+
+Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench (created and
+migrated if missing; its listening and catalogue tables are emptied before each import).
+"""
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench"
+
+
+def write_triplets(path: Path, rows: int, seed: int = 7) -> None:
+    """`rows` distinct (user, song) pairs with power-law song popularity and small counts.
+
+    Shaped like the real Taste Profile: 48M triplets of 1M users and 384k songs, i.e. about
+    48 rows per user and 125 per song.
+    """
+    rng = np.random.default_rng(seed)
+    n_users, n_songs = max(rows // 48, 1), max(rows // 125, 1)
+    pairs = np.empty(0, dtype=np.int64)
+    while pairs.size < rows:
+        users = rng.integers(0, n_users, rows)
+        songs = np.minimum(rng.zipf(1.3, rows) - 1, n_songs - 1)
+        pairs = np.unique(np.concatenate([pairs, users * n_songs + songs]))
+    pairs = rng.permutation(pairs)[:rows]
+    frame = pd.DataFrame(
+        {
+            "user": [f"{u:040x}" for u in (pairs // n_songs)],
+            "song": [f"SO{s:016X}" for s in (pairs % n_songs)],
+            "plays": rng.geometric(0.35, rows),
+        }
+    )
+    frame.to_csv(path, sep="\t", header=False, index=False)
+
+
+def django_setup() -> None:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musicsite.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "DATABASE_URL": url},
+    )
+
+
+def import_once(path: Path) -> dict:
+    """Run in a fresh process: empty the tables, import `path`, report time and memory."""
+    django_setup()
+    from django.db import connection
+
+    from listening.listen_import import listen_import_create, listen_import_run
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE listening_listen, listening_skip, listening_listener,"
+            " listening_importbatch, catalog_song, catalog_release, catalog_artist CASCADE"
+        )
+    started = time.perf_counter()
+    batch = listen_import_create(path=path, format="taste-profile")
+    batch = listen_import_run(batch_id=batch.pk)
+    seconds = time.perf_counter() - started
+    assert batch.status == "succeeded", batch.error
+    return {
+        "rows": batch.rows_read,
+        "loaded": batch.rows_loaded,
+        "seconds": seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def copy_ceiling() -> dict:
+    """Time a bare COPY of the imported rows into an identically indexed table."""
+    django_setup()
+    from django.db import connection
+
+    columns = "listener_id, song_id, artist_id, played_at, play_count, batch_id"
+    results = {}
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        buffer = io.BytesIO()
+        with raw.copy(f"COPY (SELECT {columns} FROM listening_listen) TO STDOUT") as copy:
+            for data in copy:
+                buffer.write(data)
+        cursor.execute("SELECT count(*) FROM listening_listen")
+        rows = cursor.fetchone()[0]
+        for name, like in (
+            ("indexed", "INCLUDING ALL"),
+            ("unindexed", "INCLUDING DEFAULTS INCLUDING IDENTITY"),
+        ):
+            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_{name}")
+            cursor.execute(f"CREATE TABLE bench_copy_{name} (LIKE listening_listen {like})")
+            started = time.perf_counter()
+            with raw.copy(f"COPY bench_copy_{name} ({columns}) FROM STDIN") as copy:
+                copy.write(buffer.getvalue())
+            results[name] = rows / (time.perf_counter() - started)
+            cursor.execute(f"DROP TABLE bench_copy_{name}")
+    results["rows"] = rows
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(import_once(Path(args.child))))
+        return
+    if args.ceiling:
+        print(json.dumps(copy_ceiling()))
+        return
+
+    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    ensure_database()
+    with tempfile.TemporaryDirectory() as folder:
+        runs = []
+        for size in args.sizes:
+            path = Path(folder) / f"triplets-{size}.txt"
+            started = time.perf_counter()
+            write_triplets(path, size)
+            written = time.perf_counter() - started
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", str(path)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            result["file_mb"] = path.stat().st_size / 2**20
+            result["write_seconds"] = written
+            runs.append(result)
+            print(
+                f"{size:>10,} rows  file {result['file_mb']:7.1f} MB  import"
+                f" {result['seconds']:7.1f} s  {result['rows'] / result['seconds']:>10,.0f} rows/s"
+                f"  peak RSS {result['peak_rss_mb']:7.0f} MB",
+                flush=True,
+            )
+        # The last import's rows are still in the tables: time the bare COPY of them.
+        ceiling = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--ceiling"], check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+    last = runs[-1]
+    speed = last["rows"] / last["seconds"]
+    print(
+        f"bare COPY of {ceiling['rows']:,} rows, indexed like listening_listen:"
+        f" {ceiling['indexed']:>10,.0f} rows/s"
+    )
+    print(f"bare COPY into an unindexed table:{'':>27}{ceiling['unindexed']:>10,.0f} rows/s")
+    print(f"full import / indexed ceiling: {speed / ceiling['indexed']:.0%} (target >= 50%)")
+    if len(runs) > 1:
+        print(
+            f"peak memory, largest / smallest file: {runs[-1]['peak_rss_mb']:.0f} MB /"
+            f" {runs[0]['peak_rss_mb']:.0f} MB"
+            f" for {runs[-1]['rows'] / runs[0]['rows']:.0f}x the rows"
+        )
+
+
+if __name__ == "__main__":
+    main()
