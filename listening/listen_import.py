@@ -29,6 +29,7 @@ from .ingest.cleaning import CleaningConfig
 from .ingest.errors import ImportFormatError
 from .ingest.formats import ARTIST_LEVEL_FORMATS, ReadOptions, detect_format, read_chunks
 from .ingest.listen_writer import ListenWriter
+from .ingest.progress import RowProgress
 from .ingest.report import CleaningReport
 from .models import ImportBatch, Listener, Skip
 
@@ -141,7 +142,7 @@ def listen_import_run(
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         try:
             with transaction.atomic():
-                _load(batch, report, rejected, on_progress)
+                _Load(batch, report, rejected, on_progress).run()
                 if dry_run:
                     raise DryRunFinished
         except DryRunFinished:
@@ -176,42 +177,66 @@ def _finish(batch, report, rejected, status, error) -> None:
     batch.save()
 
 
-def _load(batch, report, rejected, on_progress) -> None:
-    path = _source_path(batch)
-    format_name = batch.format or detect_format(path)
-    batch.format = format_name
-    source = batch.options.get("source") or format_name
-    cleaner = Cleaner(
-        report, artist_level=format_name in ARTIST_LEVEL_FORMATS, config=cleaning_config()
-    )
-    resolver = CatalogResolver(source=source)
-    writer = ListenWriter(batch.pk)
-    expected_lines = _estimate_lines(path)
+class _Load:
+    """One run of one batch: read, clean, resolve and write every chunk, then judge bots."""
 
-    # Parsing and cleaning (no database) run a chunk or two ahead of loading.
-    cleaned = ahead(map(cleaner.clean, read_chunks(path, format_name, _read_options(batch))))
-    for clean in cleaned:
-        if cache.get(_cancel_key(batch.pk)):
-            raise ImportCancelled
-        _keep_rejected(clean.rejected, rejected)
-        if len(clean.listens):
-            writer.add(resolver.resolve(clean.listens))
-        if len(clean.skips):
-            report.skips_loaded += _write_skips(resolver.resolve(clean.skips), batch.pk)
-        fraction = min(report.rows_read / expected_lines, 0.99)
-        cache.set(_progress_key(batch.pk), fraction, timeout=24 * 3600)
-        if on_progress:
-            on_progress(Progress(report.rows_read, fraction))
+    def __init__(self, batch: ImportBatch, report: CleaningReport, rejected, on_progress):
+        self.batch, self.report, self.rejected, self.on_progress = (
+            batch,
+            report,
+            rejected,
+            on_progress,
+        )
+        self.path = _source_path(batch)
+        batch.format = batch.format or detect_format(self.path)
+        self.source = batch.options.get("source") or batch.format
+        self.cleaner = Cleaner(
+            report, artist_level=batch.format in ARTIST_LEVEL_FORMATS, config=cleaning_config()
+        )
+        self.resolver = CatalogResolver(source=self.source)
+        self.writer = ListenWriter(batch.pk)
 
-    report.rows_loaded = writer.finish()
-    report.count_number("counts_merged", writer.merged)
-    report.count_number("already_imported", writer.already_present)
-    bots = cleaner.bot_listeners()
-    if bots:
-        flagged = Listener.objects.filter(source=source, external_id__in=bots)
-        report.count_number("bot_listener", _rows_of(flagged, batch))
-        flagged.update(is_flagged=True, flag_reason="more plays in one day than a day has minutes")
-    report.flagged_listeners = bots
+    def run(self) -> None:
+        progress = RowProgress(
+            ImportBatch._meta.db_table, self.batch.pk, _progress_key(self.batch.pk)
+        )
+        try:
+            self._chunks(progress)
+        finally:
+            progress.close()
+        report, writer = self.report, self.writer
+        report.rows_loaded = writer.finish()
+        report.count_number("counts_merged", writer.merged)
+        report.count_number("already_imported", writer.already_present)
+        self._flag_bots()
+
+    def _chunks(self, progress: RowProgress) -> None:
+        expected_lines = _estimate_lines(self.path)
+        chunks = read_chunks(self.path, self.batch.format, _read_options(self.batch))
+        # Parsing and cleaning (no database) run a chunk or two ahead of loading.
+        for clean in ahead(map(self.cleaner.clean, chunks)):
+            if cache.get(_cancel_key(self.batch.pk)):
+                raise ImportCancelled
+            _keep_rejected(clean.rejected, self.rejected)
+            if len(clean.listens):
+                self.writer.add(self.resolver.resolve(clean.listens))
+            if len(clean.skips):
+                skips = self.resolver.resolve(clean.skips)
+                self.report.skips_loaded += _write_skips(skips, self.batch.pk)
+            fraction = min(self.report.rows_read / expected_lines, 0.99)
+            progress.report(fraction)
+            if self.on_progress:
+                self.on_progress(Progress(self.report.rows_read, fraction))
+
+    def _flag_bots(self) -> None:
+        bots = self.cleaner.bot_listeners()
+        if bots:
+            flagged = Listener.objects.filter(source=self.source, external_id__in=bots)
+            self.report.count_number("bot_listener", _rows_of(flagged, self.batch))
+            flagged.update(
+                is_flagged=True, flag_reason="more plays in one day than a day has minutes"
+            )
+        self.report.flagged_listeners = bots
 
 
 def _rows_of(listeners, batch) -> int:

@@ -422,3 +422,63 @@ def test_counts_of_one_artist_spelled_two_ways_are_summed_even_across_chunks(tmp
     assert again.rows_loaded == 0
     assert rules(again)["already_imported"] == 4
     assert Listen.objects.get(listener=listener_2).play_count == 140
+
+
+def many_scrobbles(count: int) -> list[tuple]:
+    return [
+        (
+            f"user_{n % 7}",
+            f"2012-01-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+            "",
+            "Low",
+            "",
+            f"Song {n}",
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.mark.django_db
+def test_an_import_cancelled_while_it_runs_leaves_nothing(tmp_path):
+    batch = listen_import_create(
+        path=write_tsv(tmp_path / "s.tsv", many_scrobbles(60)), options={"chunk_rows": 10}
+    )
+
+    def operator_cancels(progress):
+        listen_import_cancel(batch=ImportBatch.objects.get(pk=batch.pk))
+
+    batch = listen_import_run(batch_id=batch.pk, on_progress=operator_cancels)
+
+    assert batch.status == JobStatus.CANCELLED
+    assert (Listen.objects.count(), Song.objects.count(), Listener.objects.count()) == (0, 0, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_on_the_row_while_the_import_runs(tmp_path):
+    from django.db import connections
+
+    batch = listen_import_create(
+        path=write_tsv(tmp_path / "s.tsv", many_scrobbles(600)), options={"chunk_rows": 50}
+    )
+    seen = []
+
+    def look_from_elsewhere(progress):
+        # Another connection, as the admin's would be: the import's transaction is open.
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute(
+                    "SELECT progress FROM listening_importbatch WHERE id = %s", [batch.pk]
+                )
+                seen.append(cursor.fetchone()[0])
+                cursor.execute("SELECT count(*) FROM listening_listen")
+                seen.append(("listens", cursor.fetchone()[0]))
+        finally:
+            other.close()
+
+    listen_import_run(batch_id=batch.pk, on_progress=look_from_elsewhere)
+
+    progress_seen = [value for value in seen if isinstance(value, float)]
+    assert progress_seen[0] > 0  # written as the first chunk finished
+    assert ("listens", 0) in seen  # while the listens themselves were still uncommitted

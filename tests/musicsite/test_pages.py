@@ -1,6 +1,10 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.urls import reverse
+
+from listening.models import ImportBatch, Listener
 
 
 @pytest.mark.django_db
@@ -23,13 +27,22 @@ def test_the_api_publishes_its_openapi_schema(client):
 
 
 @pytest.mark.django_db
-def test_demo_setup_makes_a_staff_login_that_can_enter_the_admin(client, capsys, settings):
+def test_demo_setup_loads_data_and_a_staff_login_with_a_rich_history(client, capsys, settings):
     settings.DEBUG = True
-    call_command("demo_setup")
-    call_command("demo_setup")  # again: resets, never duplicates
+    settings.VAR_DIR = settings.MEDIA_ROOT.parent / "var"
+    small = {"listeners": 25, "songs": 80, "listens": 2_000, "seed": 5}
+    call_command("demo_setup", **small)
+    call_command("demo_setup", **small)  # again: no second import, no second account
     printed = capsys.readouterr().out
 
+    assert "already loaded" in printed
     assert "username 'demo'" in printed
+    assert ImportBatch.objects.count() == 1
+    demo = get_user_model().objects.get(username="demo")
+    busiest = (
+        Listener.objects.filter(is_flagged=False).annotate(n=Count("listens")).order_by("-n")[0]
+    )
+    assert demo.listener == busiest
     assert client.login(username="demo", password="listen-to-more-music")
     assert client.get(reverse("admin:index")).status_code == 200
 
