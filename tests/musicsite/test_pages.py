@@ -1,6 +1,6 @@
 import pytest
-from django.core.management import CommandError, call_command
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.urls import reverse
 
