@@ -1,10 +1,12 @@
 """factory_boy factories for every model, used across the suite."""
 
+from datetime import UTC
+
 import factory
 from django.contrib.auth import get_user_model
 
 from catalog.models import Artist, Release, Song
-from listening.models import DataSnapshot, ImportBatch, Listen, Listener
+from listening.models import DataSnapshot, ImportBatch, Listen, Listener, Skip
 from recommender.models import (
     ListenerRecommendations,
     ModelRun,
@@ -72,6 +74,16 @@ class ListenFactory(factory.django.DjangoModelFactory):
     song = factory.SubFactory(SongFactory)
     artist = factory.SelfAttribute("song.artist")
     play_count = 1
+
+
+class SkipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Skip
+
+    listener = factory.SubFactory(ListenerFactory)
+    song = factory.SubFactory(SongFactory)
+    skipped_at = factory.Faker("date_time_between", start_date="-2y", tzinfo=UTC)
+    ms_played = 12_000
 
 
 class DataSnapshotFactory(factory.django.DjangoModelFactory):

@@ -13,6 +13,7 @@ OUR_FACTORIES = {
     "listening.listener": factories.ListenerFactory,
     "listening.listen": factories.ListenFactory,
     "listening.importbatch": factories.ImportBatchFactory,
+    "listening.skip": factories.SkipFactory,
     "listening.datasnapshot": factories.DataSnapshotFactory,
     "recommender.modelrun": factories.ModelRunFactory,
     "recommender.recommendationset": factories.RecommendationSetFactory,

@@ -45,3 +45,25 @@ def test_a_real_worker_runs_a_task_sent_through_redis(celery_worker_process):
     assert DataSnapshot.objects.get(pk=snapshot_id).listens == 5
     log = celery_worker_process.log_path.read_text()
     assert "listening.tasks.data_snapshot_create" in log
+
+
+@pytest.mark.worker
+def test_a_real_worker_runs_an_import_batch(celery_worker_process, tmp_path):
+    from listening.listen_import import listen_import_create
+    from listening.models import ImportBatch, Listen
+
+    path = tmp_path / "scrobbles.tsv"
+    path.write_text(
+        "user_1\t2009-05-04T23:08:57Z\t\tLow\t\tWords\n"
+        "user_1\t2009-05-04T23:12:01Z\t\tLow\t\tSunflower\n"
+    )
+    batch = listen_import_create(path=path)
+
+    status = tasks.listen_import_run.apply_async(
+        args=[batch.pk], queue=celery_worker_process.queue
+    ).get(timeout=60)
+
+    assert status == "succeeded"
+    batch = ImportBatch.objects.get(pk=batch.pk)
+    assert (batch.rows_loaded, batch.progress) == (2, 1.0)
+    assert Listen.objects.count() == 2
