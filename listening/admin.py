@@ -10,10 +10,11 @@ from django.utils.html import format_html
 from musicsite.admin_tools import BigTableAdmin
 
 from . import tasks
+from .exploration.report import exploration_report_create
 from .ingest.formats import FORMAT_NAMES
 from .listen_import import listen_import_cancel, listen_import_live_progress
 from .management.commands.import_listens import parse_columns
-from .models import DataSnapshot, ImportBatch, Listen, Listener, Skip
+from .models import DataSnapshot, ExplorationReport, ImportBatch, Listen, Listener, Skip
 
 
 @admin.register(Listener)
@@ -87,8 +88,9 @@ class ImportBatchAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "format"]
     search_fields = ["source_name"]
-    actions = ["cancel_imports"]
+    actions = ["cancel_imports", "explore_data"]
     readonly_fields = [
+        "explore",
         "source_name",
         "format",
         "status",
@@ -143,6 +145,30 @@ class ImportBatchAdmin(admin.ModelAdmin):
         url = reverse("admin:listening_importbatch_rejected", args=[batch.pk])
         return format_html('<a href="{}">download ({} rows, CSV)</a>', url, batch.rows_rejected)
 
+    @admin.display(description="explore this data")
+    def explore(self, batch: ImportBatch) -> str:
+        if batch.status != "succeeded":
+            return "when the import has succeeded"
+        return format_html(
+            '<a href="{}">Explore this data</a> (the exploration reports, with a button to'
+            " run a new one)",
+            reverse("exploration-list"),
+        )
+
+    @admin.action(description="Explore the data these imports built")
+    def explore_data(self, request, queryset):
+        report = exploration_report_create(created_by=request.user)
+        tasks.exploration_report_run.delay_on_commit(report.pk)
+        self.message_user(
+            request,
+            format_html(
+                'Exploration report <a href="{}">{}</a> is queued.',
+                reverse("exploration-detail", args=[report.pk]),
+                report.pk,
+            ),
+            messages.INFO,
+        )
+
     @admin.action(description="Cancel the selected imports")
     def cancel_imports(self, request, queryset):
         for batch in queryset:
@@ -195,3 +221,34 @@ class SkipAdmin(BigTableAdmin):
     search_fields = ["=listener__external_id"]
     raw_id_fields = ["listener", "song", "batch"]
     ordering = ["-id"]
+
+
+@admin.register(ExplorationReport)
+class ExplorationReportAdmin(admin.ModelAdmin):
+    list_display = ["id", "status", "snapshot", "created_at", "compute_seconds", "page"]
+    list_filter = ["status"]
+    raw_id_fields = ["snapshot", "created_by"]
+    readonly_fields = [
+        "page",
+        "status",
+        "progress",
+        "snapshot",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "compute_seconds",
+        "error",
+        "findings",
+        "created_by",
+    ]
+    exclude = ["figures", "charts"]  # shown, readable, on the report's page
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("figures", "charts")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reports are computed: start one from the report pages or an import
+
+    @admin.display(description="report page")
+    def page(self, report: ExplorationReport) -> str:
+        return format_html('<a href="{}">open</a>', reverse("exploration-detail", args=[report.pk]))

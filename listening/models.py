@@ -220,3 +220,24 @@ class DataSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"snapshot {self.pk} ({self.listens} listens)"
+
+
+class ExplorationReport(Job):
+    """An exploratory look at one data snapshot: figures, charts and findings for operators."""
+
+    snapshot = models.ForeignKey(
+        DataSnapshot, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
+    figures = models.JSONField(default=dict, blank=True)
+    charts = models.JSONField(default=dict, blank=True, help_text="Chart name: SVG document.")
+    findings = models.JSONField(default=list, blank=True)
+    compute_seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"exploration report {self.pk}"

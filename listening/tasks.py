@@ -15,3 +15,11 @@ def data_snapshot_create() -> int:
 def listen_import_run(batch_id: int) -> str:
     """Run one ImportBatch; its row records progress, report and any failure."""
     return listen_import.listen_import_run(batch_id=batch_id).status
+
+
+@shared_task(acks_late=True)
+def exploration_report_run(report_id: int) -> str:
+    """Compute one exploration report; its row records figures, charts or the failure."""
+    from .exploration.report import exploration_report_run as run
+
+    return run(report_id=report_id).status

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("staff/", include("listening.urls")),
     path("api/v1/", include((api_v1, "api-v1"))),
 ]
 

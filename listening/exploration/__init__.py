@@ -1,0 +1,1 @@
+"""Exploratory analysis of the listening data: aggregates, statistics, findings and charts."""
