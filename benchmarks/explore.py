@@ -1,0 +1,109 @@
+"""Exploration-report benchmark: the whole report on a 5M-listen PostgreSQL database.
+
+    .venv/bin/python benchmarks/explore.py [--listens 5000000] [--rebuild]
+
+The first run generates Last.fm 1K scrobbles with the project's generator (times, so every
+habit figure is computed) and imports them; later runs reuse the database. The report then
+runs in a fresh process, as the Celery task would, and the script prints its wall time and
+the process's peak memory. Targets (issue 4): under 60 s and under 1 GB.
+
+Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench_eda.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ingest import PRODUCTION, django_setup, ensure_database, peak_rss_mb
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_eda"
+
+
+def build(listens: int) -> dict:
+    """Generate and import `listens` scrobbles into an empty database."""
+    django_setup()
+    from django.db import connection
+
+    from listening.generator import generate
+    from listening.listen_import import listen_import_create, listen_import_run
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE listening_listen, listening_skip, listening_listener,"
+            " listening_importbatch, listening_explorationreport, listening_datasnapshot,"
+            " catalog_song, catalog_release, catalog_artist CASCADE"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scrobbles.tsv"
+        generate(
+            path, "lastfm-1k", n_listeners=max(listens // 250, 1), n_songs=max(listens // 50, 1),
+            n_listens=listens, seed=42, dirt=0.01,
+        )
+        started = time.perf_counter()
+        batch = listen_import_run(batch_id=listen_import_create(path=path).pk)
+    assert batch.status == "succeeded", batch.error
+    return {"loaded": batch.rows_loaded, "import_seconds": time.perf_counter() - started}
+
+
+def report_once() -> dict:
+    django_setup()
+    from listening.exploration.report import exploration_report_create, exploration_report_run
+
+    started = time.perf_counter()
+    report = exploration_report_run(report_id=exploration_report_create().pk)
+    seconds = time.perf_counter() - started
+    assert report.status == "succeeded", report.error
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "listens": report.figures["size"]["listens"],
+        "charts": len(report.charts),
+        "findings": len(report.findings),
+    }
+
+
+def child(mode: str, *args: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, __file__, f"--{mode}", *args],
+        check=True, capture_output=True, text=True, env={**os.environ, **PRODUCTION},
+    )
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listens", type=int, default=5_000_000)
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--build", help=argparse.SUPPRESS)
+    parser.add_argument("--report", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    if args.build:
+        print(json.dumps(build(int(args.build))))
+        return
+    if args.report:
+        print(json.dumps(report_once()))
+        return
+
+    ensure_database()
+    django_setup()
+    from listening.models import Listen
+
+    if args.rebuild or Listen.objects.count() < args.listens * 0.9:
+        built = child("build", str(args.listens))
+        print(f"built: {built['loaded']:,} listens imported in {built['import_seconds']:.0f} s")
+    result = child("report")
+    print(
+        f"exploration report on {result['listens']:,} listens: {result['seconds']:.1f} s"
+        f" (target < 60 s), peak RSS {result['peak_rss_mb']:.0f} MB (target < 1024 MB),"
+        f" {result['charts']} charts, {result['findings']} findings"
+    )
+
+
+if __name__ == "__main__":
+    main()
