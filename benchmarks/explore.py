@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest import PRODUCTION, django_setup, ensure_database, peak_rss_mb
+from ingest import PRODUCTION, django_setup, empty_listening_data, ensure_database, peak_rss_mb
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_eda"
 
@@ -32,17 +32,17 @@ def build(listens: int) -> dict:
     from listening.generator import generate
     from listening.listen_import import listen_import_create, listen_import_run
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE listening_listen, listening_skip, listening_listener,"
-            " listening_importbatch, listening_explorationreport, listening_datasnapshot,"
-            " catalog_song, catalog_release, catalog_artist CASCADE"
-        )
+    empty_listening_data(connection)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "scrobbles.tsv"
         generate(
-            path, "lastfm-1k", n_listeners=max(listens // 250, 1), n_songs=max(listens // 50, 1),
-            n_listens=listens, seed=42, dirt=0.01,
+            path,
+            "lastfm-1k",
+            n_listeners=max(listens // 250, 1),
+            n_songs=max(listens // 50, 1),
+            n_listens=listens,
+            seed=42,
+            dirt=0.01,
         )
         started = time.perf_counter()
         batch = listen_import_run(batch_id=listen_import_create(path=path).pk)
@@ -70,7 +70,10 @@ def report_once() -> dict:
 def child(mode: str, *args: str) -> dict:
     run = subprocess.run(
         [sys.executable, __file__, f"--{mode}", *args],
-        check=True, capture_output=True, text=True, env={**os.environ, **PRODUCTION},
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **PRODUCTION},
     )
     return json.loads(run.stdout.strip().splitlines()[-1])
 

@@ -91,6 +91,16 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def empty_listening_data(connection) -> None:
+    """Empty the catalogue and the listening tables (and everything that refers to them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE listening_listen, listening_skip, listening_listener,"
+            " listening_importbatch, listening_explorationreport, listening_datasnapshot,"
+            " catalog_song, catalog_release, catalog_artist CASCADE"
+        )
+
+
 def import_once(path: Path) -> dict:
     """Run in a fresh process: empty the tables, import `path`, report time and memory."""
     django_setup()
@@ -98,11 +108,7 @@ def import_once(path: Path) -> dict:
 
     from listening.listen_import import listen_import_create, listen_import_run
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE listening_listen, listening_skip, listening_listener,"
-            " listening_importbatch, catalog_song, catalog_release, catalog_artist CASCADE"
-        )
+    empty_listening_data(connection)
     started = time.perf_counter()
     batch = listen_import_create(path=path, format="taste-profile")
     batch = listen_import_run(batch_id=batch.pk)

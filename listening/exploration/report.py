@@ -57,10 +57,11 @@ def compute_figures(snapshot, *, seed: int = 0) -> dict:
     """Every figure of the report, JSON-ready (docs: the EDA section of the README)."""
     rng = np.random.default_rng(seed)
     level = queries.item_level()
-    per = queries.per_entity(level)
-    pairs = queries.distinct_pairs(level)
+    with queries.pair_tables(level):
+        per = queries.per_entity()
+    pairs = int(per.listeners["items"].sum())
     n_listeners, n_items = len(per.listeners), len(per.items)
-    timed_plays = queries.timed_totals()["timed_plays"]
+    timed_plays = per.timed_plays
 
     size = {
         "level": level,
@@ -102,7 +103,7 @@ def compute_figures(snapshot, *, seed: int = 0) -> dict:
         "top_lists_overlap": _share(len(ten_by_plays & ten_by_listeners), len(ten_by_plays)),
     }
 
-    pair_histogram = queries.pair_play_histogram(level)
+    pair_histogram = per.pair_histogram
     distributions = {
         "plays_per_listener": stats.summary(per.listeners["plays"]),
         "listeners_per_song": stats.summary(per.items["listeners"]),
@@ -121,8 +122,9 @@ def compute_figures(snapshot, *, seed: int = 0) -> dict:
         matrix = queries.hour_weekday()
         array = np.array(matrix)
         monthly = queries.monthly_plays()
-        sample = queries.timed_plays_sample(queries.timed_listener_ids(), rng)
-        timed_pairs = queries.distinct_pairs(level, timed_only=True)
+        timed_listeners = per.listeners.loc[per.listeners["timed_items"] > 0, "listener_id"]
+        sample = queries.timed_plays_sample(timed_listeners.to_numpy(), rng)
+        timed_pairs = int(per.listeners["timed_items"].sum())
         habits = {
             "hour_weekday": matrix,
             "peak_hour": int(array.sum(axis=0).argmax()),
