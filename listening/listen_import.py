@@ -1,9 +1,9 @@
 """The import service: parse, clean and load one ImportBatch, all or nothing.
 
 The whole load runs in one transaction, so a failed or cancelled import leaves the database
-as it was (its batch row then records the failure). Progress goes to the cache while the
-transaction is open (a row update would stay invisible until the commit) and onto the row
-when it ends.
+as it was (its batch row then records the failure). While it runs, progress is written onto
+the batch's row from a side connection on PostgreSQL, and into the cache on both backends
+(`ingest/progress.py`); a cancel request travels through the cache.
 """
 
 import csv
@@ -147,6 +147,7 @@ def listen_import_run(
                     raise DryRunFinished
         except DryRunFinished:
             status, error = JobStatus.SUCCEEDED, ""
+            report.dry_run = True
         except ImportCancelled:
             status, error = JobStatus.CANCELLED, "Cancelled by an operator."
         except ImportFormatError as failure:
@@ -166,8 +167,10 @@ def _finish(batch, report, rejected, status, error) -> None:
     cache.delete_many([_progress_key(batch.pk), _cancel_key(batch.pk)])
     batch.status, batch.error, batch.finished_at = status, error, timezone.now()
     batch.rows_read, batch.rows_rejected = report.rows_read, report.rows_rejected
-    # A rolled-back import loaded nothing, whatever it had counted before it failed.
-    batch.rows_loaded = report.rows_loaded if status == JobStatus.SUCCEEDED else 0
+    # A rolled-back import (failed, cancelled, or a dry run) loaded nothing, whatever it
+    # counted before; a dry run's report still says what it would have loaded.
+    loaded = status == JobStatus.SUCCEEDED and not report.dry_run
+    batch.rows_loaded = report.rows_loaded if loaded else 0
     batch.report = report.to_dict()
     if status == JobStatus.SUCCEEDED:
         batch.progress = 1.0

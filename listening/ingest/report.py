@@ -58,6 +58,7 @@ class CleaningReport:
     rows_loaded: int = 0
     rows_rejected: int = 0
     skips_loaded: int = 0
+    dry_run: bool = False
     implausible_threshold: float | None = None
     flagged_listeners: list[str] = field(default_factory=list)
     rules: dict[str, dict[str, Any]] = field(
@@ -81,6 +82,7 @@ class CleaningReport:
             "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected,
             "skips_loaded": self.skips_loaded,
+            "dry_run": self.dry_run,
             "implausible_threshold": self.implausible_threshold,
             "flagged_listeners": self.flagged_listeners,
             "rules": {
@@ -94,9 +96,10 @@ class CleaningReport:
 
 def report_as_text(report: dict[str, Any]) -> str:
     """The report (as stored on its batch) as a few aligned lines for a terminal."""
+    loaded = "rows to load" if report.get("dry_run") else "rows loaded"
     lines = [
         f"rows read      {report.get('rows_read', 0):>12,}",
-        f"rows loaded    {report.get('rows_loaded', 0):>12,}",
+        f"{loaded:<15}{report.get('rows_loaded', 0):>12,}",
         f"rows rejected  {report.get('rows_rejected', 0):>12,}",
         f"skips stored   {report.get('skips_loaded', 0):>12,}",
         "",

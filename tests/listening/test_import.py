@@ -292,8 +292,12 @@ def test_the_command_prints_the_report(tmp_path, capsys):
 def test_a_dry_run_reports_and_saves_nothing(tmp_path, capsys):
     call_command("import_listens", str(write_tsv(tmp_path / "s.tsv", lastfm_rows())), "--dry-run")
 
-    assert "dry run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dry run" in out
+    assert "rows to load              4" in out
     assert not Listen.objects.exists() and not Song.objects.exists()
+    batch = ImportBatch.objects.get()
+    assert (batch.rows_loaded, batch.report["rows_loaded"]) == (0, 4)
 
 
 @pytest.mark.django_db
