@@ -86,7 +86,14 @@ class WorkerProcess:
         self.queue = f"test-{uuid.uuid4().hex[:12]}"
         self.nodename = f"{self.queue}@localhost"
         self.log_path = log_path
-        env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            # Files the worker writes stay in the test's own folder.
+            "MEDIA_ROOT": str(log_path.parent / "worker-media"),
+            "RECOMMENDER_ARTIFACT_DIR": str(log_path.parent / "worker-artifacts"),
+        }
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         self._log = open(log_path, "w")  # noqa: SIM115  (closed in stop())
         self.process = subprocess.Popen(

@@ -1,0 +1,88 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from recommender.data import build_matrix
+from tests.factories import (
+    ArtistFactory,
+    ListenerFactory,
+    ListenFactory,
+    SkipFactory,
+    SongFactory,
+)
+
+WHEN = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def listening(db):
+    """ada: song a1 x2 (timed) + a2 (count 5); bob: a1 (count 3) + artist-level B (7);
+    a bot with plays; ada skipped b1."""
+    artist_a, artist_b = ArtistFactory(), ArtistFactory()
+    a1, a2 = SongFactory(artist=artist_a), SongFactory(artist=artist_a)
+    b1 = SongFactory(artist=artist_b)
+    ada, bob = ListenerFactory(), ListenerFactory()
+    bot = ListenerFactory(is_flagged=True)
+    ListenFactory(listener=ada, song=a1, played_at=WHEN)
+    ListenFactory(listener=ada, song=a1, played_at=WHEN.replace(hour=5))
+    ListenFactory(listener=ada, song=a2, played_at=None, play_count=5)
+    ListenFactory(listener=bob, song=a1, played_at=None, play_count=3)
+    ListenFactory(listener=bob, song=None, artist=artist_b, played_at=None, play_count=7)
+    ListenFactory(listener=bot, song=b1, played_at=None, play_count=900)
+    SkipFactory(listener=ada, song=b1)
+    SkipFactory(listener=ada, song=a2)
+    return {
+        "ada": ada,
+        "bob": bob,
+        "bot": bot,
+        "a1": a1,
+        "a2": a2,
+        "b1": b1,
+        "A": artist_a,
+        "B": artist_b,
+    }
+
+
+def test_the_song_matrix_sums_plays_per_listener_and_song(listening):
+    m = build_matrix("song")
+
+    assert m.listener_ids.tolist() == sorted([listening["ada"].pk, listening["bob"].pk])
+    assert m.item_ids.tolist() == sorted([listening["a1"].pk, listening["a2"].pk])
+    dense = m.plays.toarray()
+    ada, bob = m.rows_of(np.array([listening["ada"].pk, listening["bob"].pk]))
+    a1, a2 = m.columns_of(np.array([listening["a1"].pk, listening["a2"].pk]))
+    assert dense[ada, a1] == 2 and dense[ada, a2] == 5 and dense[bob, a1] == 3
+    assert dense[bob, a2] == 0
+    assert m.plays.dtype == np.float32
+    # ada's skip of a2 counts; her skip of b1 (a song nobody unflagged played) has no column.
+    assert m.skips.toarray()[ada, a2] == 1 and m.skips.sum() == 1
+
+
+def test_the_artist_matrix_joins_song_plays_and_artist_level_counts(listening):
+    m = build_matrix("artist")
+
+    assert m.item_ids.tolist() == sorted([listening["A"].pk, listening["B"].pk])
+    dense = m.plays.toarray()
+    ada, bob = m.rows_of(np.array([listening["ada"].pk, listening["bob"].pk]))
+    artist_a, artist_b = m.columns_of(np.array([listening["A"].pk, listening["B"].pk]))
+    assert dense[ada, artist_a] == 7 and dense[bob, artist_a] == 3 and dense[bob, artist_b] == 7
+    assert m.skips.toarray()[ada, artist_b] == 1  # b1's artist
+    assert m.skips.toarray()[ada, artist_a] == 1  # a2's artist
+
+
+def test_bots_are_left_out_and_unknown_ids_map_to_minus_one(listening):
+    m = build_matrix("song")
+
+    assert m.rows_of(np.array([listening["bot"].pk]))[0] == -1
+    assert m.columns_of(np.array([listening["b1"].pk]))[0] == -1
+
+
+def test_an_empty_database_gives_an_empty_matrix(db):
+    m = build_matrix("song")
+    assert m.shape == (0, 0)
+
+
+def test_a_level_must_be_song_or_artist(db):
+    with pytest.raises(ValueError, match="level"):
+        build_matrix("album")
