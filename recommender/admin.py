@@ -1,25 +1,111 @@
+from django import forms
 from django.contrib import admin
 
 from musicsite.admin_tools import BigTableAdmin
 
+from . import algorithms, tasks
 from .models import ListenerRecommendations, ModelRun, RecommendationSet, SimilarItems
+from .training import DEFAULT_WEIGHTING
+
+
+class ModelRunForm(forms.ModelForm):
+    """Start a training run: the algorithm, its level and parameters (checked before queuing)."""
+
+    algorithm = forms.ChoiceField(choices=[])
+    params = forms.JSONField(required=False, initial=dict, help_text='e.g. {"factors": 64}')
+    weighting_scheme = forms.ChoiceField(
+        choices=[(name, name) for name in ("log", "raw", "bm25")], initial="log"
+    )
+
+    class Meta:
+        model = ModelRun
+        fields = ["algorithm", "level", "params", "seed"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "algorithm" in self.fields:  # the add form; a saved run is read-only
+            names = sorted(algorithms.ALGORITHMS)
+            self.fields["algorithm"].choices = [(name, name) for name in names]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "algorithm" not in self.fields:
+            return cleaned
+        try:
+            algorithms.create(
+                cleaned.get("algorithm", ""),
+                seed=cleaned.get("seed") or 0,
+                **(cleaned.get("params") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise forms.ValidationError(str(error)) from error
+        return cleaned
 
 
 @admin.register(ModelRun)
 class ModelRunAdmin(admin.ModelAdmin):
+    form = ModelRunForm
     list_display = [
         "id",
         "algorithm",
         "level",
         "status",
-        "progress",
-        "snapshot",
+        "progress_shown",
+        "n_listeners",
+        "n_items",
+        "fit_seconds",
+        "search",
         "created_at",
-        "finished_at",
     ]
     list_filter = ["status", "algorithm", "level"]
-    raw_id_fields = ["snapshot", "created_by"]
-    readonly_fields = ["status", "progress", "created_at", "started_at", "finished_at", "error"]
+    search_fields = ["=search", "algorithm"]
+    readonly_fields = [
+        "algorithm",
+        "level",
+        "params",
+        "seed",
+        "weighting",
+        "status",
+        "progress_shown",
+        "snapshot",
+        "n_listeners",
+        "n_items",
+        "timings",
+        "artifact",
+        "metrics",
+        "search",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "error",
+        "created_by",
+    ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["algorithm", "level", "params", "seed", "weighting_scheme"]
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        obj.params = form.cleaned_data.get("params") or {}
+        obj.weighting = {**DEFAULT_WEIGHTING, "scheme": form.cleaned_data["weighting_scheme"]}
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        tasks.model_run_train.delay_on_commit(obj.pk)
+
+    @admin.display(description="progress")
+    def progress_shown(self, run: ModelRun) -> str:
+        return f"{run.progress:.0%}"
+
+    @admin.display(description="fit (s)")
+    def fit_seconds(self, run: ModelRun) -> str:
+        seconds = run.timings.get("fit_seconds")
+        return f"{seconds:.1f}" if seconds is not None else ""
 
 
 @admin.register(RecommendationSet)

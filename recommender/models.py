@@ -31,6 +31,13 @@ class ModelRun(Job):
     artifact = models.CharField(
         max_length=500, blank=True, help_text="The saved model, relative to the artifact dir."
     )
+    weighting = models.JSONField(
+        default=dict, blank=True, help_text='Play counts to confidence, e.g. {"scheme": "log"}.'
+    )
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per step.")
+    search = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The parameter search it is a trial of."
+    )
     metrics = models.JSONField(default=dict, blank=True)
     n_listeners = models.IntegerField(null=True, blank=True)
     n_items = models.IntegerField(null=True, blank=True)

@@ -1,0 +1,51 @@
+"""The model zoo: every recommender behind one interface (`base.Recommender`), no Django.
+
+`create("als", factors=32, seed=1)` builds a model by name, `load(path)` reads back whichever
+model a file holds. The neural model (`ncf`) is registered only when PyTorch is installed
+(`pip install -e ".[neural]"`).
+
+implicit's models warn, and run slowly, when BLAS may start its own threads; the modules
+that call implicit wrap it in `threadpoolctl.threadpool_limits(1, "blas")`, so that holds
+whatever the environment sets (Django's settings also set OPENBLAS_NUM_THREADS=1, but this
+package must not depend on Django having loaded first).
+"""
+
+from pathlib import Path
+from typing import Any
+
+from .als import ALS
+from .base import NotSupported, Recommender
+from .bpr import BPR
+from .ease import EASE
+from .item_knn import ItemKNN
+from .popularity import Popularity
+from .rating import RatingMF
+
+ALGORITHMS: dict[str, type[Recommender]] = {
+    model.name: model for model in (Popularity, ItemKNN, ALS, BPR, EASE, RatingMF)
+}
+
+try:
+    import torch  # noqa: F401
+except ImportError:  # the neural model is optional
+    HAS_TORCH = False
+else:
+    HAS_TORCH = True
+    from .ncf import NCF
+
+    ALGORITHMS[NCF.name] = NCF
+
+
+def create(name: str, **params: Any) -> Recommender:
+    """A new, unfitted model by its registered name (params and `seed` as keywords)."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name](**params)
+
+
+def load(path: Path) -> Recommender:
+    """The model saved at `path`, whichever algorithm it is."""
+    return Recommender.load(path)
+
+
+__all__ = ["ALGORITHMS", "HAS_TORCH", "NotSupported", "Recommender", "create", "load"]

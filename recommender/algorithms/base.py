@@ -1,0 +1,224 @@
+"""The one interface every recommender implements, and the ranking they share (no Django).
+
+A model is fitted on a listeners x items matrix of confidences (already weighted, see
+`weighting.py`). Listener and item ids are row and column positions of that matrix; the
+matrix builder owns the maps to real listeners and songs.
+
+Ranking is done here, once, for everyone: a model only scores a batch of listeners against
+every item, and `Recommender.recommend` masks what they have played, keeps the best k and pads
+with -1 / -inf when fewer than k items are eligible (an item is eligible unless excluded).
+"""
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+NAME_KEY = "__algorithm__"
+PARAMS_KEY = "__params__"
+SEED_KEY = "__seed__"
+
+# Dense score blocks are kept near this many cells (64 MB of float32), whatever the catalogue.
+SCORE_BLOCK_CELLS = 16_777_216
+
+Scorer = Callable[[np.ndarray, sp.csr_matrix], np.ndarray]
+
+
+class NotSupported(Exception):
+    """This model cannot answer that (e.g. similar_items on popularity)."""
+
+
+class Recommender(ABC):
+    """A recommendation model: fit on confidences, rank items for listeners, save to one file.
+
+    `defaults` names every parameter a model takes with its default; `params` holds the
+    values in use (JSON-ready, so a training run can store them). `seed` drives all the
+    model's randomness: the same seed on the same matrix gives the same recommendations.
+    """
+
+    name: ClassVar[str]
+    defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, *, seed: int = 0, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise TypeError(
+                f"{self.name} got unknown parameter(s) {', '.join(unknown)}; it takes: {known}"
+            )
+        self.seed = int(seed)
+        self.params: dict[str, Any] = {**self.defaults, **params}
+        self.n_items = 0
+        self.fitted = False
+
+    # -- what each model provides -------------------------------------------------------
+
+    @abstractmethod
+    def fit(self, user_items: sp.csr_matrix) -> Self:
+        """Learn from a listeners x items matrix of float32 confidences."""
+
+    @abstractmethod
+    def _scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Dense float32 scores (len(user_ids) x n_items) of one batch of listeners.
+
+        A fresh array each call: the ranker overwrites the seen cells in place.
+        """
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]:
+        """The learned arrays, to save."""
+
+    @abstractmethod
+    def _restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """Set the learned arrays back from `_state`'s output."""
+
+    # -- the shared interface ------------------------------------------------------------
+
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best items for each listener, best first.
+
+        `user_items` holds the rows of `user_ids` (what they played, possibly newer than the
+        training matrix). Returns (item ids int64, scores float32), both len(user_ids) x k,
+        padded with -1 / -inf when fewer than k items are eligible. With `exclude_seen`,
+        items with a non-zero in the listener's row are never returned.
+        """
+        return self._rank(user_ids, user_items, k, exclude_seen, self._scores)
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k items most like each given item (never the item itself), best first."""
+        raise NotSupported(f"{self.name} cannot find similar items")
+
+    def save(self, path: Path) -> None:
+        """Write the model to one .npz file at exactly `path`, with its name and params."""
+        self._check_fitted()
+        arrays = {
+            NAME_KEY: np.array(self.name),
+            PARAMS_KEY: np.array(json.dumps(self.params)),
+            SEED_KEY: np.array(self.seed),
+            **self._state(),
+        }
+        with Path(path).open("wb") as file:
+            np.savez(file, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> "Recommender":
+        """Read a model written by `save`; on this base class, whichever model the file holds."""
+        with np.load(Path(path), allow_pickle=False) as archive:
+            state = {key: archive[key] for key in archive.files}
+        name = str(state.pop(NAME_KEY))
+        if cls is Recommender:
+            from . import ALGORITHMS
+
+            if name not in ALGORITHMS:
+                raise ValueError(
+                    f"{path} holds a {name} model, which is not available here; "
+                    f"known: {', '.join(ALGORITHMS)}"
+                )
+            return ALGORITHMS[name].load(path)
+        if name != cls.name:
+            raise ValueError(f"{path} holds a {name} model, not {cls.name}")
+        params = json.loads(str(state.pop(PARAMS_KEY)))
+        model = cls(seed=int(state.pop(SEED_KEY)), **params)
+        model._restore(state)
+        model.fitted = True
+        return model
+
+    # -- helpers for the models ----------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise RuntimeError(f"{self.name} is not fitted yet: call fit() first")
+
+    def _check_rows(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        self._check_fitted()
+        rows = sp.csr_matrix(user_items, dtype=np.float32)
+        if rows.shape != (len(user_ids), self.n_items):
+            raise ValueError(
+                f"user_items must be {len(user_ids)} x {self.n_items} (one row per listener, "
+                f"one column per item of the model), not {rows.shape[0]} x {rows.shape[1]}"
+            )
+        return rows
+
+    def _rank(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool,
+        scorer: Scorer,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        rows = self._check_rows(user_ids, user_items)
+        ids = np.full((len(user_ids), k), -1, dtype=np.int64)
+        scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
+        batch = max(1, SCORE_BLOCK_CELLS // max(self.n_items, 1))
+        for start in range(0, len(user_ids), batch):
+            stop = min(start + batch, len(user_ids))
+            block = scorer(user_ids[start:stop], rows[start:stop]).astype(np.float32, copy=False)
+            if exclude_seen:
+                seen = rows[start:stop].tocoo()
+                played = seen.data != 0  # a stored zero is not a play
+                block[seen.row[played], seen.col[played]] = -np.inf
+            ids[start:stop], scores[start:stop] = top_k(block, k)
+        return ids, scores
+
+    def _check_items(self, item_ids: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        outside = item_ids[(item_ids < 0) | (item_ids >= self.n_items)]
+        if outside.size:
+            raise ValueError(
+                f"{self.name} has {self.n_items} items; unknown: {outside[:10].tolist()}"
+            )
+        return item_ids
+
+    def _check_known_users(self, user_ids: np.ndarray, n_users: int) -> None:
+        outside = user_ids[(user_ids < 0) | (user_ids >= n_users)]
+        if outside.size:
+            raise ValueError(
+                f"{self.name} only knows the {n_users} listeners it was trained on "
+                f"(ids 0..{n_users - 1}); unknown: {outside[:10].tolist()}"
+            )
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k highest scores of each row, best first: (columns int64, scores float32).
+
+    Cells scoring -inf are not eligible: they come back as -1 / -inf, as do the slots beyond
+    the number of columns.
+    """
+    n_rows, n_columns = scores.shape
+    ids = np.full((n_rows, k), -1, dtype=np.int64)
+    best = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    kept = min(k, n_columns)
+    if kept == 0 or n_rows == 0:
+        return ids, best
+    if kept < n_columns:
+        candidates = np.argpartition(-scores, kept - 1, axis=1)[:, :kept]
+    else:
+        candidates = np.broadcast_to(np.arange(n_columns), (n_rows, n_columns))
+    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
+    order = np.argsort(-candidate_scores, axis=1, kind="stable")
+    ids[:, :kept] = np.take_along_axis(candidates, order, axis=1)
+    best[:, :kept] = np.take_along_axis(candidate_scores, order, axis=1)
+    ids[np.isneginf(best)] = -1
+    return ids, best
+
+
+def similar_by_scores(
+    scores: np.ndarray, item_ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`top_k` of item-to-item scores (one row per item in `item_ids`), the item itself removed."""
+    scores = np.array(scores, dtype=np.float32)
+    scores[np.arange(len(item_ids)), item_ids] = -np.inf
+    return top_k(scores, k)

@@ -1,0 +1,166 @@
+"""Training runs: create a ModelRun, train it (matrix, fit, save), search a parameter space.
+
+A run's artifact is a folder under RECOMMENDER["ARTIFACT_DIR"]: `model.*` (the algorithm's
+own file) and `ids.npz` (the level and the row/column id maps), enough to serve without the
+database matrix. A failed run records its error and leaves no artifact.
+"""
+
+import itertools
+import shutil
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from celery import group
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from listening.services import data_snapshot_create
+
+from . import algorithms
+from .algorithms.weighting import confidence
+from .data import LEVELS, InteractionMatrix, build_matrix
+from .models import ModelRun
+
+DEFAULT_WEIGHTING = {"scheme": "log", "alpha": 1.0, "skip_penalty": 1.0}
+MAX_SEARCH_TRIALS = 16
+
+
+def artifact_root() -> Path:
+    return Path(settings.RECOMMENDER["ARTIFACT_DIR"])
+
+
+def model_run_create(
+    *,
+    algorithm: str,
+    params: Mapping[str, Any] | None = None,
+    level: str = "song",
+    seed: int = 0,
+    weighting: Mapping[str, Any] | None = None,
+    search: str = "",
+    created_by=None,
+) -> ModelRun:
+    """Record a run to train; the algorithm and its parameters are checked now, not later."""
+    if level not in LEVELS:
+        raise ValidationError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    params = dict(params or {})
+    try:
+        algorithms.create(algorithm, seed=seed, **params)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValidationError(str(error)) from error
+    return ModelRun.objects.create(
+        algorithm=algorithm,
+        params=params,
+        level=level,
+        seed=seed,
+        weighting={**DEFAULT_WEIGHTING, **(weighting or {})},
+        search=search,
+        created_by=created_by,
+    )
+
+
+def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> ModelRun:
+    """Build the matrix, fit, save; record the snapshot, sizes, timings or the failure."""
+    run = ModelRun.objects.get(pk=run_id)
+    if run.is_finished:
+        return run
+    run.mark_running()
+    folder = artifact_root() / f"run-{run.pk}"
+    say = on_progress or (lambda step: None)
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        run.snapshot = data_snapshot_create()
+        say("building the matrix")
+        matrix = build_matrix(run.level)
+        timings["matrix_seconds"] = time.perf_counter() - started
+        if matrix.plays.nnz == 0:
+            raise ValueError(f"no listens at {run.level} level to train on")
+        run.n_listeners, run.n_items = matrix.shape
+        run.mark_progress(0.2)
+
+        say(f"fitting {run.algorithm} on {matrix.shape[0]:,} x {matrix.shape[1]:,}")
+        started = time.perf_counter()
+        weighting = {**DEFAULT_WEIGHTING, **run.weighting}
+        user_items = confidence(
+            matrix.plays,
+            scheme=weighting["scheme"],
+            alpha=float(weighting["alpha"]),
+            skips=matrix.skips,
+            skip_penalty=float(weighting["skip_penalty"]),
+        )
+        model = algorithms.create(run.algorithm, seed=run.seed, **run.params)
+        model.fit(user_items)
+        timings["fit_seconds"] = time.perf_counter() - started
+        run.mark_progress(0.9)
+
+        say("saving")
+        started = time.perf_counter()
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save(folder / "model")
+        matrix.save(folder / "ids.npz")
+        timings["save_seconds"] = time.perf_counter() - started
+    except Exception as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        run.timings = timings
+        run.save(update_fields=["snapshot", "n_listeners", "n_items", "timings"])
+        run.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
+        raise
+    run.artifact = str(folder.relative_to(artifact_root()))
+    run.timings = timings
+    run.save(update_fields=["snapshot", "n_listeners", "n_items", "timings", "artifact"])
+    run.mark_succeeded()
+    return run
+
+
+def model_run_load(run: ModelRun) -> tuple[algorithms.Recommender, str, Any, Any]:
+    """The trained model of a run and its id maps: (model, level, listener_ids, item_ids)."""
+    folder = artifact_root() / run.artifact
+    model_file = next(folder.glob("model*"))
+    level, listener_ids, item_ids = InteractionMatrix.load_ids(folder / "ids.npz")
+    return algorithms.load(model_file), level, listener_ids, item_ids
+
+
+def search_grid(space: Mapping[str, list], max_trials: int = MAX_SEARCH_TRIALS) -> list[dict]:
+    """Every combination of the values in `space`, refused when there are too many."""
+    names = sorted(space)
+    combinations = list(itertools.product(*(space[name] for name in names)))
+    if len(combinations) > max_trials:
+        raise ValidationError(
+            f"the grid has {len(combinations)} combinations; at most {max_trials} are run"
+        )
+    return [dict(zip(names, values, strict=True)) for values in combinations]
+
+
+def model_search_start(
+    *,
+    algorithm: str,
+    space: Mapping[str, list],
+    base_params: Mapping[str, Any] | None = None,
+    level: str = "song",
+    seed: int = 0,
+    created_by=None,
+) -> list[ModelRun]:
+    """One run per grid point, trained in parallel as a Celery group (after the commit)."""
+    from . import tasks
+
+    label = f"search-{uuid.uuid4().hex[:10]}"
+    runs = [
+        model_run_create(
+            algorithm=algorithm,
+            params={**(base_params or {}), **point},
+            level=level,
+            seed=seed,
+            search=label,
+            created_by=created_by,
+        )
+        for point in search_grid(space)
+    ]
+    transaction.on_commit(
+        lambda: group(tasks.model_run_train.s(run.pk) for run in runs).apply_async()
+    )
+    return runs

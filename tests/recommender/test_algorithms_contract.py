@@ -1,0 +1,211 @@
+"""The contract every registered recommender passes, on a tiny matrix with a known answer."""
+
+import implicit.utils
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from recommender.algorithms import ALGORITHMS, NotSupported, Recommender, create, load
+
+# Every warning is an error here: implicit's BLAS-threads and CSR warnings included.
+pytestmark = pytest.mark.filterwarnings("error")
+
+NAMES = ["popularity", "item_knn", "als", "bpr", "ease", "rating", "ncf"]
+
+# Small enough to fit in milliseconds, strong enough to learn the checkerboard every time.
+TEST_PARAMS: dict[str, dict] = {
+    "popularity": {},
+    "item_knn": {"k_neighbours": 20},
+    "als": {"factors": 4, "regularization": 1.0},
+    "bpr": {"factors": 16, "learning_rate": 0.05, "regularization": 0.05, "iterations": 500},
+    "ease": {"l2": 10.0},
+    "rating": {"factors": 4, "epochs": 200, "learning_rate": 0.05, "regularization": 0.1},
+    "ncf": {
+        "factors": 8,
+        "layers": [32, 16, 8],
+        "epochs": 15,
+        "batch_size": 128,
+        "learning_rate": 0.01,
+    },
+}
+
+GROUP_LISTENERS = 10
+GROUP_ITEMS = 10
+
+
+def checkerboard() -> tuple[sp.csr_matrix, np.ndarray]:
+    """Two groups of listeners, two groups of items.
+
+    Each listener played every item of their own group (10 plays) but one, held back and
+    different for each listener of a group, and two items of the other group once. Returns
+    log1p confidences and each listener's held-back item.
+    """
+    n_listeners, n_items = 2 * GROUP_LISTENERS, 2 * GROUP_ITEMS
+    plays = np.zeros((n_listeners, n_items), dtype=np.float32)
+    held_back = np.zeros(n_listeners, dtype=np.int64)
+    for listener in range(n_listeners):
+        group = listener // GROUP_LISTENERS
+        own, other = group * GROUP_ITEMS, (1 - group) * GROUP_ITEMS
+        plays[listener, own : own + GROUP_ITEMS] = 10
+        held_back[listener] = own + listener % GROUP_ITEMS
+        plays[listener, held_back[listener]] = 0
+        plays[listener, other + (listener + 1) % GROUP_ITEMS] = 1
+        plays[listener, other + (listener + 2) % GROUP_ITEMS] = 1
+    return sp.csr_matrix(np.log1p(plays)), held_back
+
+
+MATRIX, HELD_BACK = checkerboard()
+LISTENERS = np.arange(MATRIX.shape[0])
+N_ITEMS = MATRIX.shape[1]
+
+
+@pytest.fixture(params=NAMES)
+def name(request) -> str:
+    if request.param not in ALGORITHMS:
+        if request.param == "ncf":
+            pytest.skip("torch is not installed")
+        pytest.fail(f"{request.param} is not registered")
+    return request.param
+
+
+def build(name: str, seed: int = 0) -> Recommender:
+    return create(name, seed=seed, **TEST_PARAMS[name])
+
+
+_fitted: dict[str, Recommender] = {}
+
+
+@pytest.fixture
+def model(name: str) -> Recommender:
+    if name not in _fitted:
+        _fitted[name] = build(name).fit(MATRIX)
+    return _fitted[name]
+
+
+def test_every_registered_algorithm_is_under_contract():
+    assert set(ALGORITHMS) <= set(NAMES)
+
+
+def test_it_learns_the_known_answer(name, model):
+    ids, _ = model.recommend(LISTENERS, MATRIX, k=3)
+    if name == "popularity":
+        # It cannot personalise: everyone gets the unseen items in order of total plays.
+        popularity = np.asarray(MATRIX.sum(axis=0)).ravel()
+        for listener in LISTENERS:
+            unseen = np.setdiff1d(np.arange(N_ITEMS), MATRIX[listener].indices)
+            assert popularity[ids[listener]].tolist() == sorted(popularity[unseen])[::-1][:3]
+    else:
+        assert ids[:, 0].tolist() == HELD_BACK.tolist()
+
+
+def test_popularity_ranks_items_by_total_plays_or_by_listeners():
+    plays = sp.csr_matrix(np.array([[5, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]], dtype=np.float32))
+    new_listener = sp.csr_matrix((1, 4), dtype=np.float32)
+    by_plays = create("popularity").fit(plays).recommend(np.array([0]), new_listener, k=4)
+    by_listeners = create("popularity", by="listeners").fit(plays)
+    assert by_plays[0][0].tolist() == [0, 2, 1, 3]
+    assert by_listeners.recommend(np.array([0]), new_listener, k=2)[0][0].tolist() == [0, 2]
+
+
+def test_output_has_one_row_per_listener_and_k_columns(model):
+    ids, scores = model.recommend(LISTENERS[:5], MATRIX[:5], k=4)
+    assert ids.shape == scores.shape == (5, 4)
+    assert ids.dtype == np.int64 and scores.dtype == np.float32
+
+
+def test_scores_never_increase_along_a_row(model):
+    _, scores = model.recommend(LISTENERS, MATRIX, k=N_ITEMS, exclude_seen=False)
+    assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+def test_seen_items_are_excluded_unless_asked_for(model):
+    ids, _ = model.recommend(LISTENERS, MATRIX, k=N_ITEMS)
+    everything, _ = model.recommend(LISTENERS, MATRIX, k=N_ITEMS, exclude_seen=False)
+    for listener in LISTENERS:
+        seen = set(MATRIX[listener].indices)
+        assert not seen & set(ids[listener].tolist())
+        assert seen <= set(everything[listener].tolist())
+
+
+def test_rows_are_padded_when_fewer_than_k_items_are_eligible(model):
+    k = N_ITEMS + 3
+    ids, scores = model.recommend(LISTENERS, MATRIX, k=k)
+    eligible = N_ITEMS - MATRIX.getnnz(axis=1)
+    for listener in LISTENERS:
+        assert np.all(ids[listener, : eligible[listener]] >= 0)
+        assert np.all(ids[listener, eligible[listener] :] == -1)
+        assert np.all(np.isneginf(scores[listener, eligible[listener] :]))
+
+
+def test_the_same_seed_gives_the_same_recommendations(name):
+    first = build(name, seed=7).fit(MATRIX).recommend(LISTENERS, MATRIX, k=5)
+    second = build(name, seed=7).fit(MATRIX).recommend(LISTENERS, MATRIX, k=5)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_allclose(first[1], second[1], rtol=1e-5)
+
+
+def test_a_saved_model_loads_back_with_the_same_recommendations(model, tmp_path):
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = load(path)
+    assert type(loaded) is type(model) and loaded.params == model.params
+    expected = model.recommend(LISTENERS, MATRIX, k=5)
+    actual = loaded.recommend(LISTENERS, MATRIX, k=5)
+    np.testing.assert_array_equal(actual[0], expected[0])
+    np.testing.assert_array_equal(actual[1], expected[1])
+
+
+def test_an_unknown_parameter_is_refused_by_name(name):
+    with pytest.raises(TypeError, match="no_such_knob"):
+        create(name, no_such_knob=1)
+
+
+def test_an_unknown_algorithm_is_refused_with_the_known_names():
+    with pytest.raises(ValueError, match="nope") as error:
+        create("nope")
+    assert all(known in str(error.value) for known in ALGORITHMS)
+
+
+def test_similar_items_work_or_say_they_are_not_supported(model):
+    items = np.array([0, 5, 12])
+    try:
+        ids, scores = model.similar_items(items, k=4)
+    except NotSupported:
+        return
+    assert ids.shape == scores.shape == (3, 4)
+    assert ids.dtype == np.int64 and scores.dtype == np.float32
+    assert not np.any(ids == items[:, None])
+    assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+@pytest.mark.parametrize("implicit_model", ["item_knn", "als", "bpr"])
+def test_implicit_models_fit_without_a_blas_threads_warning(implicit_model, monkeypatch):
+    # Simulate a process where BLAS may use two threads and implicit has not warned yet.
+    monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
+    with threadpool_limits(2, "blas"):
+        build(implicit_model).fit(MATRIX)
+
+
+@pytest.mark.parametrize("k_neighbours", [3, 20])
+def test_item_knn_names_the_played_item_behind_each_suggestion(k_neighbours):
+    model = create("item_knn", k_neighbours=k_neighbours).fit(MATRIX)
+    ids, _ = model.recommend(LISTENERS, MATRIX, k=N_ITEMS + 2)
+    reasons = model.neighbour_reasons(MATRIX, ids)
+    assert reasons.shape == ids.shape
+    assert np.all(reasons[ids == -1] == -1)
+    similarity = model.similarity.toarray()
+    for listener in LISTENERS[:3]:
+        row = MATRIX[listener].toarray()[0]
+        for item, reason in zip(ids[listener], reasons[listener], strict=True):
+            contributions = row * similarity[:, item]
+            if item >= 0 and contributions.max() > 0:
+                assert reason == np.argmax(contributions) and row[reason] > 0
+            else:
+                assert reason == -1
+
+
+def test_bpr_refuses_listeners_it_was_not_trained_on():
+    model = build("bpr").fit(MATRIX)
+    with pytest.raises(ValueError, match=r"only knows the 20 listeners .* unknown: \[20\]"):
+        model.recommend(np.array([20]), MATRIX[:1], k=3)
