@@ -83,11 +83,12 @@ def hetrec() -> dict:
 def child(mode: str, url: str) -> dict:
     run = subprocess.run(
         [sys.executable, __file__, f"--{mode}"],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, **PRODUCTION, "DATABASE_URL": url},
     )
+    if run.returncode:
+        sys.exit(f"--{mode} failed:\n{run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -102,6 +103,8 @@ def main() -> None:
             print(json.dumps(function()))
             return
 
+    os.environ["DATABASE_URL"] = EDA_URL
+    ensure_database()  # migrated to this code's schema; built by benchmarks/explore.py
     measured_job = child("job", EDA_URL)
     measured_bare = child("bare", EDA_URL)
     overhead = measured_job["seconds"] / measured_bare["seconds"] - 1

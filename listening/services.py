@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Max, Sum
 
+from musicsite.db import roomy_sorts
+
 from .models import DataSnapshot, Listen, Listener
 
 
@@ -13,7 +15,14 @@ def data_snapshot_create() -> DataSnapshot:
     Counts are of listeners, songs and artists that have at least one listen, i.e. what
     a model trained now would see.
     """
-    figures = Listen.objects.aggregate(
+    with roomy_sorts():
+        figures = _snapshot_figures()
+    figures["play_total"] = figures["play_total"] or 0
+    return DataSnapshot.objects.create(**figures)
+
+
+def _snapshot_figures() -> dict:
+    return Listen.objects.aggregate(
         listens=Count("id"),
         play_total=Sum("play_count"),
         listeners=Count("listener", distinct=True),
@@ -22,8 +31,6 @@ def data_snapshot_create() -> DataSnapshot:
         last_listen_id=Max("id"),
         newest_played_at=Max("played_at"),
     )
-    figures["play_total"] = figures["play_total"] or 0
-    return DataSnapshot.objects.create(**figures)
 
 
 @transaction.atomic

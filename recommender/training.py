@@ -10,14 +10,16 @@ import shutil
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from celery import group
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from listening.services import data_snapshot_create
 
@@ -32,6 +34,30 @@ MAX_SEARCH_TRIALS = 16
 
 def artifact_root() -> Path:
     return Path(settings.RECOMMENDER["ARTIFACT_DIR"])
+
+
+@contextmanager
+def _alongside(function: Callable[[], Any]) -> Iterator[Future]:
+    """Run `function` on its own connection while the body runs, where that is safe.
+
+    On PostgreSQL, outside a transaction, the snapshot's counting and the matrix's reading
+    run in two server processes at once. Inside a transaction a second connection would not
+    see uncommitted rows, so there it runs first, on this connection.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        done: Future = Future()
+        done.set_result(function())
+        yield done
+        return
+
+    def on_own_connection():
+        try:
+            return function()
+        finally:
+            connection.close()  # this thread's connection, not the caller's
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(on_own_connection)
 
 
 def model_run_create(
@@ -74,9 +100,10 @@ def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = 
     timings: dict[str, float] = {}
     try:
         started = time.perf_counter()
-        run.snapshot = data_snapshot_create()
         say("building the matrix")
-        matrix = build_matrix(run.level)
+        with _alongside(data_snapshot_create) as snapshot:
+            matrix = build_matrix(run.level)
+        run.snapshot = snapshot.result()
         timings["matrix_seconds"] = time.perf_counter() - started
         if matrix.plays.nnz == 0:
             raise ValueError(f"no listens at {run.level} level to train on")

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMonth
 
 from catalog.models import Artist, Song
 from listening.models import ImportBatch, Listen, Listener
+from musicsite.db import roomy_sorts
 
 SESSION_SAMPLE_LISTENERS = 2_000
 SESSION_SAMPLE_MAX_PLAYS = 400_000
@@ -64,10 +65,7 @@ def pair_tables(level: str) -> Iterator[None]:
         f" SUM(play_count) AS plays FROM {listens} WHERE artist_id IS NOT NULL"
         f" GROUP BY listener_id, artist_id",
     ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Group in memory rather than in files: these are a report's few big sorts.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
+    with roomy_sorts(), connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
         cursor.execute("ANALYZE eda_item_pairs")
