@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest import PRODUCTION, django_setup, ensure_database
+from ingest import PRODUCTION, django_setup, ensure_database, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 EDA_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_eda"
@@ -36,6 +36,7 @@ def job() -> dict:
     return {
         "seconds": time.perf_counter() - started,
         "timings": run.timings,
+        "peak_rss_mb": peak_rss_mb(),
         "shape": [run.n_listeners, run.n_items],
     }
 
@@ -116,6 +117,7 @@ def main() -> None:
         f"ALS job on {shape[0]:,} listeners x {shape[1]:,} songs"
         f" ({measured_bare['nnz']:,} pairs): {measured_job['seconds']:.1f} s ({timings})"
     )
+    print(f"job peak memory: {measured_job['peak_rss_mb']:.0f} MB")
     print(f"bare implicit fit of the same matrix: {measured_bare['seconds']:.1f} s")
     print(f"job overhead over the bare fit: {overhead:.0%} (target <= 30%)")
     if not args.skip_hetrec and HETREC.is_dir():

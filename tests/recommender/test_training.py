@@ -9,7 +9,7 @@ from django.urls import reverse
 from listening.generator import generate
 from listening.listen_import import listen_import_create, listen_import_run
 from musicsite.jobs import JobStatus
-from recommender import tasks
+from recommender import algorithms, tasks
 from recommender.data import build_matrix
 from recommender.models import ModelRun
 from recommender.training import (
@@ -178,3 +178,26 @@ def test_a_real_worker_trains_a_run(celery_worker_process, tmp_path, settings):
     assert status == JobStatus.SUCCEEDED
     run.refresh_from_db()
     assert run.n_listeners == 20 and run.artifact
+
+
+SMALL_PARAMS = {
+    "als": SMALL_ALS,
+    "bpr": {"factors": 8, "iterations": 5},
+    "rating": {"factors": 4, "epochs": 3},
+    "ncf": {"factors": 4, "layers": [8, 4], "epochs": 1},
+}
+
+
+@pytest.mark.parametrize("level", ["song", "artist"])
+@pytest.mark.parametrize("algorithm", sorted(algorithms.ALGORITHMS))
+def test_every_algorithm_trains_as_a_job_at_both_levels(listening, algorithm, level):
+    run = model_run_create(algorithm=algorithm, params=SMALL_PARAMS.get(algorithm), level=level)
+
+    run = model_run_train(run_id=run.pk)
+
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    model, saved_level, listener_ids, item_ids = model_run_load(run)
+    assert saved_level == level
+    assert (len(listener_ids), len(item_ids)) == (run.n_listeners, run.n_items)
+    items, _ = model.recommend(np.arange(2), build_matrix(level).plays[:2], k=3)
+    assert items.shape == (2, 3)
