@@ -68,61 +68,79 @@ def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(hit, found, -1)
 
 
-# Rows of three big-endian int64 (listener, item, value), as PostgreSQL's int8send writes them.
-_TRIPLE = np.dtype([("listener", ">i8"), ("item", ">i8"), ("value", ">i8")])
 # One bytea value may hold 1 GB: stay well under it per query.
 POSTGRES_ROWS_PER_QUERY = 10_000_000
+NO_TIME = -1  # the epoch second given to a listen without a time (an aggregated count)
 
 
-def _triples(sql: str) -> pd.DataFrame:
-    """The columns listener, item, value (integers) of a query, in bulk.
+def _integers(sql: str, names: tuple[str, ...]) -> pd.DataFrame:
+    """The integer columns `names` of a query, in bulk.
 
     On PostgreSQL the server packs the rows into one bytea (int8send, string_agg) that numpy
     reads in place: one round trip, where COPY would hand Python a message per row. SQLite
     hands them over in large fetches.
     """
     if connection.vendor == "postgresql":
-        packed = (
-            "SELECT string_agg(int8send(listener) || int8send(item) || int8send(value), ''::bytea)"
-            f" FROM ({sql}) AS rows"
-        )
+        row = " || ".join(f"int8send({name})" for name in names)
+        packed = f"SELECT string_agg({row}, ''::bytea) FROM ({sql}) AS rows"
         connection.ensure_connection()
         # Django's cursors bind on the client and cannot ask for binary results.
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(packed, binary=True)
             data = cursor.fetchone()[0] or b""
-        records = np.frombuffer(data, dtype=_TRIPLE)
-        return pd.DataFrame({name: records[name].astype(np.int64) for name in _TRIPLE.names})
+        records = np.frombuffer(data, dtype=np.dtype([(name, ">i8") for name in names]))
+        return pd.DataFrame({name: records[name].astype(np.int64) for name in names})
     parts = []
     with connection.cursor() as cursor:
         cursor.execute(sql)
         while rows := cursor.fetchmany(FETCH_ROWS):
-            parts.append(np.array(rows, dtype=np.int64).reshape(-1, 3))
-    data = np.concatenate(parts) if parts else np.empty((0, 3), np.int64)
-    return pd.DataFrame(data, columns=list(_TRIPLE.names))
+            parts.append(np.array(rows, dtype=np.int64).reshape(-1, len(names)))
+    data = np.concatenate(parts) if parts else np.empty((0, len(names)), np.int64)
+    return pd.DataFrame(data, columns=list(names))
 
 
-def _listen_triples(item: str, not_flagged: str) -> pd.DataFrame:
-    """Every unflagged listen of an item, a bounded range of ids per query."""
-    table = Listen._meta.db_table
+def _epoch_seconds(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST(COALESCE(EXTRACT(EPOCH FROM {column}), {NO_TIME}) AS bigint)"
+    return f"COALESCE(CAST(strftime('%s', {column}) AS INTEGER), {NO_TIME})"
+
+
+def _listens(item: str, not_flagged: str, *, with_times: bool) -> pd.DataFrame:
+    """Every unflagged listen of an item (listener, item, value[, at]), by ranges of ids."""
+    names = ("listener", "item", "value", "at") if with_times else ("listener", "item", "value")
+    at = f", {_epoch_seconds('played_at')} AS at" if with_times else ""
     bounds = Listen.objects.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
-        return _triples("SELECT 0 AS listener, 0 AS item, 0 AS value WHERE 1 = 0")
+        return pd.DataFrame({name: np.empty(0, np.int64) for name in names})
     step = POSTGRES_ROWS_PER_QUERY if connection.vendor == "postgresql" else bounds["high"] + 1
-    parts = []
-    for low in range(bounds["low"] - 1, bounds["high"], step):
-        parts.append(
-            _triples(
-                f"SELECT CAST(listener_id AS bigint) AS listener, CAST({item} AS bigint) AS item,"
-                f" CAST(play_count AS bigint) AS value FROM {table}"
-                f" WHERE {item} IS NOT NULL AND {not_flagged} AND id > {low} AND id <= {low + step}"
-            )
+    parts = [
+        _integers(
+            f"SELECT CAST(listener_id AS bigint) AS listener, CAST({item} AS bigint) AS item,"
+            f" CAST(play_count AS bigint) AS value{at} FROM {Listen._meta.db_table}"
+            f" WHERE {item} IS NOT NULL AND {not_flagged} AND id > {low} AND id <= {low + step}",
+            names,
         )
+        for low in range(bounds["low"] - 1, bounds["high"], step)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
-def build_matrix(level: str) -> InteractionMatrix:
-    """The listener x `level` matrix of every listen of listeners not flagged as bots."""
+def recency_weights(at: np.ndarray, half_life_days: float) -> np.ndarray:
+    """0.5 ** (age / half-life), age counted back from the newest listen; 1 for no time."""
+    timed = at != NO_TIME
+    newest = at[timed].max() if timed.any() else 0
+    age_days = (newest - at) / 86_400
+    return np.where(timed, 0.5 ** (age_days / half_life_days), 1.0)
+
+
+def build_matrix(level: str, *, half_life_days: float | None = None) -> InteractionMatrix:
+    """The listener x `level` matrix of every listen of listeners not flagged as bots.
+
+    With `half_life_days`, each timed play counts 0.5 ** (age / half-life), age measured
+    back from the newest listen, so recent listening weighs more (a time-decayed popularity
+    is the popularity model on such a matrix); aggregated counts without a time keep their
+    full weight.
+    """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
     item = f"{level}_id"
@@ -130,20 +148,24 @@ def build_matrix(level: str) -> InteractionMatrix:
     not_flagged = f"listener_id IN (SELECT id FROM {listeners} WHERE NOT is_flagged)"
     # Listens are not grouped in SQL: the CSR constructor below sums a pair's rows, which
     # is faster than a GROUP BY whose result must cross the wire anyway.
-    plays = _listen_triples(item, not_flagged)
+    plays = _listens(item, not_flagged, with_times=half_life_days is not None)
+    values = plays["value"].to_numpy(np.float64)
+    if half_life_days is not None:
+        values = values * recency_weights(plays["at"].to_numpy(), half_life_days)
     skip_item = "s.song_id" if level == "song" else "song.artist_id"
-    skips = _triples(
+    skips = _integers(
         f"SELECT CAST(s.listener_id AS bigint) AS listener, CAST({skip_item} AS bigint) AS item,"
         f" COUNT(*) AS value FROM {Skip._meta.db_table} AS s JOIN {Song._meta.db_table} AS song"
         f" ON song.id = s.song_id WHERE {skip_item} IS NOT NULL AND s.{not_flagged}"
-        f" GROUP BY s.listener_id, {skip_item}"
+        f" GROUP BY s.listener_id, {skip_item}",
+        ("listener", "item", "value"),
     )
     # Hashing beats np.unique's sort of every listen; sort=True keeps the ids ascending.
     rows, listener_ids = pd.factorize(plays["listener"].to_numpy(), sort=True)
     columns, item_ids = pd.factorize(plays["item"].to_numpy(), sort=True)
     shape = (len(listener_ids), len(item_ids))
     matrix = sp.csr_matrix(
-        (plays["value"].to_numpy(np.float32), (rows, columns)), shape=shape, dtype=np.float32
+        (values.astype(np.float32), (rows, columns)), shape=shape, dtype=np.float32
     )
     # Skips of items nobody played (or by listeners with no plays) carry nothing to rank.
     skip_rows = _positions(listener_ids, skips["listener"].to_numpy())

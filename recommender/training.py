@@ -102,7 +102,7 @@ def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = 
         started = time.perf_counter()
         say("building the matrix")
         with _alongside(data_snapshot_create) as snapshot:
-            matrix = build_matrix(run.level)
+            matrix = build_matrix(run.level, half_life_days=run.weighting.get("half_life_days"))
         run.snapshot = snapshot.result()
         timings["matrix_seconds"] = time.perf_counter() - started
         if matrix.plays.nnz == 0:
@@ -170,6 +170,7 @@ def model_search_start(
     base_params: Mapping[str, Any] | None = None,
     level: str = "song",
     seed: int = 0,
+    weighting: Mapping[str, Any] | None = None,
     created_by=None,
 ) -> list[ModelRun]:
     """One run per grid point, trained in parallel as a Celery group (after the commit)."""
@@ -182,6 +183,7 @@ def model_search_start(
             params={**(base_params or {}), **point},
             level=level,
             seed=seed,
+            weighting=weighting,
             search=label,
             created_by=created_by,
         )

@@ -86,3 +86,46 @@ def test_an_empty_database_gives_an_empty_matrix(db):
 def test_a_level_must_be_song_or_artist(db):
     with pytest.raises(ValueError, match="level"):
         build_matrix("album")
+
+
+def test_recent_plays_weigh_more_with_a_half_life(db):
+    ada = ListenerFactory()
+    old, new, counted = SongFactory(), SongFactory(), SongFactory()
+    ListenFactory(listener=ada, song=old, played_at=datetime(2024, 1, 1, tzinfo=UTC))
+    ListenFactory(listener=ada, song=new, played_at=datetime(2024, 1, 31, tzinfo=UTC))
+    ListenFactory(listener=ada, song=counted, played_at=None, play_count=4)
+
+    m = build_matrix("song", half_life_days=30)
+
+    old_col, new_col, counted_col = m.columns_of(np.array([old.pk, new.pk, counted.pk]))
+    row = m.plays.toarray()[0]
+    assert row[new_col] == pytest.approx(1.0)  # the newest play
+    assert row[old_col] == pytest.approx(0.5)  # one half-life older
+    assert row[counted_col] == pytest.approx(4.0)  # no time: full weight
+
+
+def test_time_decayed_popularity_prefers_recent_hits(db):
+    from recommender.training import model_run_create, model_run_load, model_run_train
+
+    listeners = ListenerFactory.create_batch(3)
+    classic, hit = SongFactory(), SongFactory()
+    for listener in listeners:  # the classic: three plays, years ago
+        ListenFactory(listener=listener, song=classic, played_at=datetime(2020, 1, 1, tzinfo=UTC))
+    ListenFactory(listener=listeners[0], song=hit, played_at=datetime(2024, 6, 1, tzinfo=UTC))
+    ListenFactory(listener=listeners[1], song=hit, played_at=datetime(2024, 6, 2, tzinfo=UTC))
+    newcomer = ListenerFactory()
+    ListenFactory(listener=newcomer, song=SongFactory(), played_at=datetime(2024, 6, 3, tzinfo=UTC))
+
+    ranked = {}
+    for half_life in (None, 90):
+        weighting = {"scheme": "raw"} | ({"half_life_days": half_life} if half_life else {})
+        run = model_run_train(
+            run_id=model_run_create(algorithm="popularity", weighting=weighting).pk
+        )
+        model, _, listener_ids, item_ids = model_run_load(run)
+        row = np.searchsorted(listener_ids, newcomer.pk)
+        items, _ = model.recommend(np.array([row]), build_matrix("song").plays[[row]], k=2)
+        ranked[half_life] = item_ids[items[0]].tolist()
+
+    assert ranked[None] == [classic.pk, hit.pk]
+    assert ranked[90] == [hit.pk, classic.pk]

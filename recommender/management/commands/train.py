@@ -37,12 +37,19 @@ class Command(BaseCommand):
         parser.add_argument("--weighting", default="log", help="raw, log or bm25")
         parser.add_argument("--alpha", type=float, default=1.0, help="confidence scale")
         parser.add_argument(
+            "--half-life-days",
+            type=float,
+            help="weigh each play by 0.5 ** (age / half-life): recent listening counts more",
+        )
+        parser.add_argument(
             "--grid", action="append", default=[], help="name=v1,v2,...: search these values"
         )
 
     def handle(self, *args, **options):
         params = parse_pairs(options["param"])
         weighting = {"scheme": options["weighting"], "alpha": options["alpha"]}
+        if options["half_life_days"]:
+            weighting["half_life_days"] = options["half_life_days"]
         try:
             if options["grid"]:
                 runs = model_search_start(
@@ -51,6 +58,7 @@ class Command(BaseCommand):
                     base_params=params,
                     level=options["level"],
                     seed=options["seed"],
+                    weighting=weighting,
                 )
                 self.stdout.write(f"Queued {len(runs)} trials: runs {[run.pk for run in runs]}")
                 return
