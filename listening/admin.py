@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.management.base import CommandError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -12,8 +11,8 @@ from musicsite.admin_tools import BigTableAdmin
 from . import tasks
 from .exploration.report import exploration_report_create
 from .ingest.formats import FORMAT_NAMES
+from .ingest.formats.options import parse_column_mapping
 from .listen_import import listen_import_cancel, listen_import_live_progress
-from .management.commands.import_listens import parse_columns
 from .models import DataSnapshot, ExplorationReport, ImportBatch, Listen, Listener, Skip
 
 
@@ -66,8 +65,8 @@ class ImportBatchForm(forms.ModelForm):
     def clean_columns(self):
         text = self.cleaned_data["columns"]
         try:
-            return parse_columns(text) if text else None
-        except CommandError as error:
+            return parse_column_mapping(text) if text else None
+        except ValueError as error:
             raise forms.ValidationError(str(error)) from error
 
 

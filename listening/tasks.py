@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import listen_import, services
+from .exploration import report
 
 
 @shared_task
@@ -20,6 +21,4 @@ def listen_import_run(batch_id: int) -> str:
 @shared_task(acks_late=True)
 def exploration_report_run(report_id: int) -> str:
     """Compute one exploration report; its row records figures, charts or the failure."""
-    from .exploration.report import exploration_report_run as run
-
-    return run(report_id=report_id).status
+    return report.exploration_report_run(report_id=report_id).status

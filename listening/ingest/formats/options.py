@@ -27,3 +27,14 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if self.chunk_rows < 1:
             raise ValueError(f"chunk_rows must be at least 1, not {self.chunk_rows}")
+
+
+def parse_column_mapping(text: str) -> dict[str, str]:
+    """`user=uid,song=track` -> {"user": "uid", "song": "track"} (the --columns syntax)."""
+    mapping = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, column = pair.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ValueError(f"columns: expected name=column, got {pair!r}")
+        mapping[name.strip()] = column.strip()
+    return mapping

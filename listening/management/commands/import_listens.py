@@ -4,20 +4,17 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from listening.ingest.formats import FORMAT_NAMES
+from listening.ingest.formats.options import parse_column_mapping
 from listening.ingest.report import report_as_text
 from listening.listen_import import Progress, listen_import_create, listen_import_run
 from musicsite.jobs import JobStatus
 
 
 def parse_columns(text: str) -> dict[str, str]:
-    """`user=uid,song=track` -> {"user": "uid", "song": "track"}."""
-    mapping = {}
-    for pair in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, column = pair.partition("=")
-        if not sep or not name.strip() or not column.strip():
-            raise CommandError(f"--columns: expected name=column, got {pair!r}")
-        mapping[name.strip()] = column.strip()
-    return mapping
+    try:
+        return parse_column_mapping(text)
+    except ValueError as error:
+        raise CommandError(f"--{error}") from error
 
 
 class Command(BaseCommand):
