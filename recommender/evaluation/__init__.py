@@ -1,0 +1,1 @@
+"""Evaluation without Django: leakage-free splits and metrics with their definitions."""
