@@ -177,3 +177,22 @@ def build_matrix(level: str, *, half_life_days: float | None = None) -> Interact
         dtype=np.float32,
     )
     return InteractionMatrix(level, matrix, skip_matrix, listener_ids, item_ids)
+
+
+def first_play_times(matrix: InteractionMatrix) -> sp.csr_matrix:
+    """Each cell's first timed play, as Unix seconds, in `matrix`'s rows and columns.
+
+    What a temporal split needs: an item a listener first heard before the cut-off belongs to
+    their past. Cells with no timed play (aggregated counts) hold no value.
+    """
+    listeners = Listener._meta.db_table
+    not_flagged = f"listener_id IN (SELECT id FROM {listeners} WHERE NOT is_flagged)"
+    listens = _listens(f"{matrix.level}_id", not_flagged, with_times=True)
+    listens = listens[listens["at"] != NO_TIME]
+    first = listens.groupby(["listener", "item"], as_index=False)["at"].min()
+    rows = matrix.rows_of(first["listener"].to_numpy())
+    columns = matrix.columns_of(first["item"].to_numpy())
+    keep = (rows >= 0) & (columns >= 0)
+    return sp.csr_matrix(
+        (first["at"].to_numpy(np.float64)[keep], (rows[keep], columns[keep])), shape=matrix.shape
+    )

@@ -1,0 +1,555 @@
+"""The evaluation protocol: fit each model on a split, rank the whole catalogue, score (no Django).
+
+Honest by construction (../shared/DESIGN.md):
+
+- a model is fitted on the split's TRAIN matrix only (weighted into confidences as serving
+  weights it); the test cells are never in it (`Split.check` guarantees disjoint cells);
+- each test listener (a row with at least one test item) is ranked from their TRAIN row, with
+  the items heard in training excluded exactly as serving excludes them, against the whole
+  catalogue (no sampled negatives); the relevant items are the test cells only, so an item
+  heard in training can never count as a hit;
+- hyper-parameters are chosen by `tune` on a validation split carved out of the training
+  matrix, never on the test split;
+- every result carries the protocol (split, seed, ks, weighting) that produced it, and the
+  per-listener values behind each mean, for bootstrap intervals and paired comparisons.
+
+Algorithms are given as {label: params}. A label is an algorithm's registered name, or
+"name:variant" to run one algorithm under several settings ("item_knn:bm25",
+"ease:l2=100"): the part before the colon picks the model.
+"""
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender import algorithms as zoo
+from recommender.algorithms.base import Recommender
+from recommender.algorithms.weighting import confidence
+
+from .metrics import (
+    RANKING_METRICS,
+    catalogue_coverage,
+    f1_from,
+    intra_list_diversity,
+    mae,
+    novelty,
+    popularity_bias,
+    ranking_metrics,
+    rmse,
+)
+from .splits import Split, kfold, random_holdout, temporal_split, validation_split
+
+SPLITS = ("random", "kfold", "temporal")
+BASELINE = "popularity"
+RATING = "rating"
+# Metrics compared with the popularity baseline, at every k.
+COMPARED = ("precision", "recall", "map", "ndcg")
+# Bootstrap resamples are drawn in blocks of about this many listener indices.
+BOOTSTRAP_BLOCK_CELLS = 4_000_000
+
+
+@dataclass
+class Protocol:
+    """How models are evaluated: the split, the cut-offs, the seed and the weighting.
+
+    split: "random" (per-listener holdout of `test_fraction`), "kfold" (`folds` folds over
+    each listener's items; results are mean ± std across folds) or "temporal" (a global
+    time cut-off at the `temporal_quantile` of the cells' times; needs `times`).
+    ks: the cut-offs; the first is the primary one (coverage, novelty, ... are given at it
+    without a suffix, and at every k with "@k").
+    weighting / alpha: confidence = alpha * log(1 + plays) for "log" (see `weighting.py`).
+    exclude_seen: rank without the items each listener heard in training (as serving does).
+    batch_size: test listeners scored per `recommend` call.
+    bootstrap / level: resamples and level of the confidence intervals over listeners.
+    """
+
+    split: str = "random"
+    test_fraction: float = 0.2
+    folds: int = 5
+    ks: tuple[int, ...] = (10, 20)
+    seed: int = 0
+    weighting: str = "log"
+    alpha: float = 1.0
+    exclude_seen: bool = True
+    temporal_quantile: float = 0.8
+    batch_size: int = 2_000
+    bootstrap: int = 1_000
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose one of {', '.join(SPLITS)}")
+        self.ks = tuple(int(k) for k in self.ks)
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be one or more cut-offs >= 1, not {self.ks}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+
+    @property
+    def primary_k(self) -> int:
+        """The first cut-off: the one the unsuffixed beyond-accuracy metrics use."""
+        return self.ks[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The protocol as JSON-ready values (ks as a list)."""
+        values = asdict(self)
+        values["ks"] = list(self.ks)
+        return values
+
+
+@dataclass
+class ModelResult:
+    """One model's evaluation on one split.
+
+    metrics: metric name -> value (ranking metrics at every k, coverage, novelty, ...).
+    per_user: ranking metric -> per-listener values (f1 excepted: it has none), aligned with
+    `users`, the test listeners' row numbers. recommended: their top max(ks) items (-1 pads).
+    fit_seconds: the fit; score_seconds: ranking the test listeners; metrics_seconds: the
+    metrics beyond scoring.
+    """
+
+    metrics: dict[str, float]
+    per_user: dict[str, np.ndarray]
+    users: np.ndarray
+    recommended: np.ndarray
+    params: dict[str, Any]
+    fit_seconds: float
+    score_seconds: float
+    metrics_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def algorithm_of(label: str) -> str:
+    """The registered algorithm behind a label: "item_knn:bm25" -> "item_knn"."""
+    return label.split(":", 1)[0]
+
+
+# -- rating targets ----------------------------------------------------------------------------
+
+
+def ratings_from_train(train: sp.csr_matrix, test: sp.csr_matrix) -> sp.csr_matrix:
+    """The 1-5 rating of each test cell, by the listener's TRAINING play counts only.
+
+    The same quantile mapping as `rating.play_counts_to_ratings`, with the listener's training
+    counts as the reference: a test count c of a listener with n training counts gets
+    rating = clip(ceil(5 * r / n), 1, 5), r = #{train counts < c} + (#{train counts == c} + 1) / 2
+    (the mid-rank c would have among them). A training count gets exactly the rating
+    `play_counts_to_ratings(train)` gives it. No test count shapes any target, so the targets
+    leak nothing of the test split. Test cells of a listener without training counts are
+    dropped (they cannot be rated, nor predicted).
+    """
+    train = sp.csr_matrix(train, dtype=np.float64)
+    train.sort_indices()
+    test = sp.csr_matrix(test, dtype=np.float64).tocoo()
+    lengths = np.diff(train.indptr)
+    train_rows = np.repeat(np.arange(train.shape[0]), lengths)
+    ceiling = float(max(train.data.max(initial=0.0), test.data.max(initial=0.0))) + 1.0
+    keys = np.sort(train_rows * ceiling + train.data)
+    test_keys = test.row * ceiling + test.data
+    below = np.searchsorted(keys, test_keys, side="left") - train.indptr[test.row]
+    at_most = np.searchsorted(keys, test_keys, side="right") - train.indptr[test.row]
+    n = lengths[test.row]
+    known = n > 0
+    rank = below + (at_most - below + 1) / 2.0
+    ratings = np.clip(np.ceil(5.0 * rank[known] / n[known]), 1, 5).astype(np.float32)
+    cells = (ratings, (test.row[known], test.col[known]))
+    return sp.csr_matrix(cells, shape=test.shape, dtype=np.float32)
+
+
+# -- one split -------------------------------------------------------------------------------
+
+
+def _top_unseen(
+    model: Recommender,
+    users: np.ndarray,
+    rows: sp.csr_matrix,
+    seen: sp.csr_matrix,
+    k: int,
+    exclude_seen: bool,
+) -> np.ndarray:
+    """The top k of `users` from their rows, never an item of `seen` when excluding.
+
+    `recommend` excludes the cells of the rows it is given; a weighting may drop cells that
+    were played (a bm25 idf <= 0), so the few missed are filtered here against the played
+    matrix itself, from a list long enough to still hold k items.
+    """
+    if not exclude_seen:
+        return model.recommend(users, rows, k, exclude_seen=False)[0]
+    dropped = np.diff(seen.indptr) - np.diff(rows.indptr)
+    extra = int(dropped.max(initial=0))
+    items = model.recommend(users, rows, k + extra, exclude_seen=True)[0]
+    if extra == 0:
+        return items
+    n_items = seen.shape[1]
+    coo = seen.tocoo()
+    keys = coo.row.astype(np.int64) * n_items + coo.col
+    slots = np.arange(len(users), dtype=np.int64)[:, None] * n_items + items
+    keep = (items >= 0) & ~np.isin(slots, keys)
+    order = np.argsort(~keep, axis=1, kind="stable")  # kept slots first, in rank order
+    packed = np.where(
+        np.take_along_axis(keep, order, axis=1), np.take_along_axis(items, order, 1), -1
+    )
+    return packed[:, :k]
+
+
+def evaluate_split(
+    split: Split,
+    algorithms: Mapping[str, Mapping[str, Any]],
+    protocol: Protocol,
+    *,
+    item_artist: np.ndarray | None = None,
+) -> dict[str, ModelResult]:
+    """Fit every algorithm on `split.train` and score its test listeners; {label: result}.
+
+    Implicit models fit on confidence(train) by the protocol's weighting; `rating` fits on
+    the training play counts (it converts them to 1-5 ratings itself) and also gets MAE and
+    RMSE of `predict` on the test cells' ratings from `ratings_from_train`. Each test
+    listener is ranked from their training row (`exclude_seen` as in serving, whole
+    catalogue), in batches of `protocol.batch_size`. Metrics: every ranking metric at every
+    k (per-listener values kept), catalogue coverage, novelty and popularity bias (item
+    popularity = number of training listeners), and intra-list artist diversity when
+    `item_artist` (artist id per item column) is given.
+    """
+    train = sp.csr_matrix(split.train, dtype=np.float32)
+    train.eliminate_zeros()
+    test = sp.csr_matrix(split.test, dtype=np.float32)
+    test.eliminate_zeros()
+    weighted = confidence(train, scheme=protocol.weighting, alpha=protocol.alpha)
+    users = np.flatnonzero(np.diff(test.indptr) > 0)
+    relevant = test[users]
+    k_max = max(protocol.ks)
+    n_items = train.shape[1]
+    listeners_per_item = np.asarray((train != 0).sum(axis=0)).ravel()
+    n_train_listeners = max(int((np.diff(train.indptr) > 0).sum()), 1)
+    results: dict[str, ModelResult] = {}
+    for label, params in algorithms.items():
+        name = algorithm_of(label)
+        model = zoo.create(name, seed=protocol.seed, **dict(params))
+        fit_on = train if name == RATING else weighted
+        started = time.perf_counter()
+        model.fit(fit_on)
+        fit_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        recommended = np.full((len(users), k_max), -1, dtype=np.int64)
+        for start in range(0, len(users), protocol.batch_size):
+            batch = users[start : start + protocol.batch_size]
+            recommended[start : start + len(batch)] = _top_unseen(
+                model, batch, fit_on[batch], train[batch], k_max, protocol.exclude_seen
+            )
+        score_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        per_user = ranking_metrics(recommended, relevant, protocol.ks, per_user=True)
+        kept = per_user.pop("users")
+        metrics = {
+            key: float(value.mean()) if value.size else 0.0 for key, value in per_user.items()
+        }
+        for k in protocol.ks:
+            metrics[f"f1@{k}"] = f1_from(metrics[f"precision@{k}"], metrics[f"recall@{k}"])
+            metrics[f"coverage@{k}"] = catalogue_coverage(recommended, n_items, k)
+            metrics[f"novelty@{k}"] = novelty(recommended, listeners_per_item, n_train_listeners, k)
+            metrics[f"popularity_bias@{k}"] = popularity_bias(recommended, listeners_per_item, k)
+            if item_artist is not None:
+                metrics[f"diversity@{k}"] = intra_list_diversity(recommended, item_artist, k)
+        for metric in ("coverage", "novelty", "popularity_bias", "diversity"):
+            if f"{metric}@{protocol.primary_k}" in metrics:
+                metrics[metric] = metrics[f"{metric}@{protocol.primary_k}"]
+        if name == RATING and hasattr(model, "predict"):
+            targets = ratings_from_train(train, test).tocoo()
+            if targets.nnz:
+                predicted = model.predict(targets.row, targets.col)
+                metrics["mae"] = mae(targets.data, predicted)
+                metrics["rmse"] = rmse(targets.data, predicted)
+        metrics_seconds = time.perf_counter() - started
+
+        results[label] = ModelResult(
+            metrics=metrics,
+            per_user=per_user,
+            users=users[kept],
+            recommended=recommended,
+            params=dict(model.params),
+            fit_seconds=fit_seconds,
+            score_seconds=score_seconds,
+            metrics_seconds=metrics_seconds,
+        )
+    return results
+
+
+# -- uncertainty -----------------------------------------------------------------------------
+
+
+def _bootstrap_means(values: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Means of `n` resamples (with replacement) of the rows of `values` (listeners x columns).
+
+    The same resampled listeners for every column, so paired and joint statistics hold.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    m = values.shape[0]
+    means = np.empty((n, values.shape[1]))
+    block = max(1, BOOTSTRAP_BLOCK_CELLS // max(m, 1))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        picks = rng.integers(0, m, size=(stop - start, m))
+        for column in range(values.shape[1]):
+            means[start:stop, column] = values[picks, column].mean(axis=1)
+    return means
+
+
+def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(samples, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_ci(
+    per_user: np.ndarray, rng: np.random.Generator, n: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over listeners.
+
+    Resamples the listeners with replacement `n` times; the interval holds the central
+    `level` share of the resampled means. (0.0, 0.0) when there is no listener.
+    """
+    values = np.asarray(per_user, dtype=np.float64)
+    if values.size == 0:
+        return 0.0, 0.0
+    return _interval(_bootstrap_means(values, rng, n)[:, 0], level)
+
+
+def paired_difference(
+    a_per_user: np.ndarray,
+    b_per_user: np.ndarray,
+    rng: np.random.Generator,
+    n: int = 1000,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Is model a better than model b on the same listeners? A paired bootstrap.
+
+    d = a - b per listener (the arrays are aligned: the same listeners in the same order).
+    mean_difference = mean(d); ci = percentile bootstrap interval of mean(d) over resampled
+    listeners; p_value = two-sided bootstrap p of "no difference": the share of the
+    resampled means, centred on mean(d), at least as far from 0 as mean(d) is, as
+    (1 + count) / (1 + n). A model against itself: difference 0, p 1.
+    """
+    a = np.asarray(a_per_user, dtype=np.float64)
+    b = np.asarray(b_per_user, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values must be aligned: {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return {"mean_difference": 0.0, "ci": (0.0, 0.0), "p_value": 1.0}
+    difference = a - b
+    observed = float(difference.mean())
+    means = _bootstrap_means(difference, rng, n)[:, 0]
+    extreme = np.abs(means - observed) >= abs(observed) - 1e-12
+    return {
+        "mean_difference": observed,
+        "ci": _interval(means, level),
+        "p_value": float((1 + extreme.sum()) / (1 + n)),
+    }
+
+
+def _intervals(
+    per_user: Mapping[str, np.ndarray], protocol: Protocol, rng: np.random.Generator
+) -> dict[str, list[float]]:
+    """Bootstrap intervals of every ranking metric (f1 from the resampled P and R means)."""
+    names = sorted(per_user)
+    if not names or per_user[names[0]].size == 0:
+        return {}
+    matrix = np.column_stack([per_user[name] for name in names])
+    means = _bootstrap_means(matrix, rng, protocol.bootstrap)
+    column = {name: index for index, name in enumerate(names)}
+    intervals = {name: list(_interval(means[:, column[name]], protocol.level)) for name in names}
+    for k in protocol.ks:
+        precision, recall = means[:, column[f"precision@{k}"]], means[:, column[f"recall@{k}"]]
+        total = precision + recall
+        f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+        intervals[f"f1@{k}"] = list(_interval(f1, protocol.level))
+    return intervals
+
+
+# -- the whole protocol ----------------------------------------------------------------------
+
+
+def make_splits(
+    user_items: sp.spmatrix, protocol: Protocol, *, times: sp.spmatrix | None = None
+) -> list[Split]:
+    """The split(s) the protocol asks for (one, or `folds` for kfold).
+
+    `times` (temporal only): a matrix of the same shape holding each played cell's time as a
+    number (e.g. the Unix time of the listener's FIRST play of the item, so an item heard
+    before the cut-off stays in train); for per-play times use `splits.temporal_split` or
+    `splits.last_n_split` and `evaluate_split` directly.
+    """
+    matrix = sp.csr_matrix(user_items)
+    if protocol.split == "random":
+        return [random_holdout(matrix, protocol.test_fraction, protocol.seed)]
+    if protocol.split == "kfold":
+        return kfold(matrix, protocol.folds, protocol.seed)
+    if times is None:
+        raise ValueError("a temporal split needs `times`: each played cell's time")
+    coo = matrix.tocoo()
+    coo.sum_duplicates()
+    played = coo.data != 0
+    rows, cols = coo.row[played], coo.col[played]
+    cell_times = np.asarray(sp.csr_matrix(times)[rows, cols]).ravel()
+    return [
+        temporal_split(
+            rows,
+            cols,
+            coo.data[played],
+            cell_times,
+            shape=matrix.shape,
+            quantile=protocol.temporal_quantile,
+        )
+    ]
+
+
+def _listener_means(
+    folds: Sequence[ModelResult], n_rows: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per-listener values averaged over the folds each listener is tested in."""
+    counts = np.zeros(n_rows)
+    for result in folds:
+        np.add.at(counts, result.users, 1)
+    listeners = np.flatnonzero(counts > 0)
+    averaged = {}
+    for metric in folds[0].per_user:
+        total = np.zeros(n_rows)
+        for result in folds:
+            np.add.at(total, result.users, result.per_user[metric])
+        averaged[metric] = total[listeners] / counts[listeners]
+    return listeners, averaged
+
+
+def evaluate(
+    user_items: sp.spmatrix,
+    algorithms: Mapping[str, Mapping[str, Any]],
+    protocol: Protocol | None = None,
+    *,
+    times: sp.spmatrix | None = None,
+    item_artist: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Evaluate every algorithm under the protocol; the JSON the `evaluate` command writes.
+
+    `user_items`: listeners x items play counts. Returns
+    {"protocol": protocol.to_dict(), "results": {label: {"precision@10": ..., "recall@10":
+    ..., "f1@10": ..., "map@10": ..., "ndcg@10": ..., "hit_rate@10": ..., "mrr@10": ...,
+    (every k), "coverage": ..., "novelty": ..., "popularity_bias": ..., ("diversity": ...),
+    ("mae", "rmse" for rating), "coverage@k" ..., "fit_seconds": ..., "score_seconds": ...,
+    "metrics_seconds": ..., "n_listeners": ..., "params": {...}, "ci": {metric: [low, high]},
+    "vs_popularity": {metric: {"mean_difference", "ci", "p_value"}} (every model but the
+    baseline, when "popularity" is evaluated)}}}.
+
+    kfold: every value is the mean across folds, with "std": {metric: std across folds} and
+    "folds": [each fold's metrics]; the intervals and paired comparisons then resample
+    listeners over their values averaged across the folds they are tested in. Timings are
+    per fit (means across folds).
+    """
+    protocol = protocol or Protocol()
+    matrix = sp.csr_matrix(user_items)
+    splits = make_splits(matrix, protocol, times=times)
+    by_fold = [
+        evaluate_split(split, algorithms, protocol, item_artist=item_artist) for split in splits
+    ]
+    rng = np.random.default_rng(protocol.seed)
+    per_listener: dict[str, dict[str, np.ndarray]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for label in algorithms:
+        folds = [fold[label] for fold in by_fold]
+        names = list(folds[0].metrics)
+        values = {name: [result.metrics[name] for result in folds] for name in names}
+        entry: dict[str, Any] = {name: float(np.mean(v)) for name, v in values.items()}
+        entry["fit_seconds"] = float(np.mean([result.fit_seconds for result in folds]))
+        entry["score_seconds"] = float(np.mean([result.score_seconds for result in folds]))
+        entry["metrics_seconds"] = float(np.mean([result.metrics_seconds for result in folds]))
+        entry["params"] = folds[0].params
+        if len(folds) > 1:
+            _, per_listener[label] = _listener_means(folds, matrix.shape[0])
+            entry["std"] = {name: float(np.std(v)) for name, v in values.items()}
+            entry["folds"] = [result.metrics for result in folds]
+        else:
+            per_listener[label] = folds[0].per_user
+        entry["n_listeners"] = len(next(iter(per_listener[label].values()), []))
+        started = time.perf_counter()
+        entry["ci"] = _intervals(per_listener[label], protocol, rng)
+        entry["ci_seconds"] = time.perf_counter() - started
+        results[label] = entry
+    baseline = next((label for label in algorithms if algorithm_of(label) == BASELINE), None)
+    if baseline is not None:
+        for label in algorithms:
+            if label == baseline:
+                continue
+            results[label]["vs_popularity"] = {
+                f"{metric}@{k}": _jsonable(
+                    paired_difference(
+                        per_listener[label][f"{metric}@{k}"],
+                        per_listener[baseline][f"{metric}@{k}"],
+                        rng,
+                        protocol.bootstrap,
+                        protocol.level,
+                    )
+                )
+                for k in protocol.ks
+                for metric in COMPARED
+            }
+    return {"protocol": protocol.to_dict(), "results": results}
+
+
+def _jsonable(comparison: dict[str, Any]) -> dict[str, Any]:
+    return {**comparison, "ci": list(comparison["ci"])}
+
+
+# -- hyper-parameter search ------------------------------------------------------------------
+
+
+def grid(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the values in `space`, in order (the last key varies fastest)."""
+    keys = list(space)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*space.values())]
+
+
+def tune(
+    train: sp.spmatrix,
+    algorithm: str,
+    space: Mapping[str, Sequence[Any]],
+    protocol: Protocol | None = None,
+    metric: str = "ndcg@10",
+    max_trials: int = 16,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Grid search of `algorithm`'s params on a validation split of `train`; (best, trials).
+
+    Pass the TRAINING matrix of the evaluation split: the search carves its own validation
+    holdout out of it (`validation_split`, `protocol.test_fraction`, `protocol.seed`), fits
+    each setting on the rest and ranks the validation items under the same protocol, so the
+    test split is never looked at. A grid larger than `max_trials` is sampled down to
+    `max_trials` settings (seeded). The best setting maximises `metric` (first wins ties).
+    trials: [{"params": ..., metric: value, "fit_seconds": ...}] in the order run.
+    """
+    protocol = protocol or Protocol()
+    name, _, cutoff = metric.partition("@")
+    if name not in RANKING_METRICS or not cutoff.isdigit():
+        raise ValueError(f"metric must be a ranking metric at a k, like 'ndcg@10', not {metric!r}")
+    local = replace(protocol, ks=tuple(dict.fromkeys((int(cutoff), *protocol.ks))))
+    holdout = validation_split(train, protocol.test_fraction, protocol.seed)
+    settings = grid(space)
+    if len(settings) > max_trials:
+        rng = np.random.default_rng(protocol.seed)
+        picked = np.sort(rng.choice(len(settings), size=max_trials, replace=False))
+        settings = [settings[index] for index in picked]
+    trials = []
+    for params in settings:
+        result = evaluate_split(holdout, {algorithm: params}, local)[algorithm]
+        trials.append(
+            {"params": params, metric: result.metrics[metric], "fit_seconds": result.fit_seconds}
+        )
+    if not trials:
+        raise ValueError("the search space is empty")
+    best = max(trials, key=lambda trial: trial[metric])  # max keeps the first of equals
+    return dict(best["params"]), trials
