@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("staff/", include("listening.urls")),
+    path("staff/", include("recommender.urls")),
     path("api/v1/", include((api_v1, "api-v1"))),
 ]
 

@@ -1,10 +1,18 @@
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from musicsite.admin_tools import BigTableAdmin
 
 from . import algorithms, tasks
-from .models import ListenerRecommendations, ModelRun, RecommendationSet, SimilarItems
+from .models import (
+    Evaluation,
+    ListenerRecommendations,
+    ModelRun,
+    RecommendationSet,
+    SimilarItems,
+)
 from .training import DEFAULT_WEIGHTING
 
 
@@ -132,3 +140,39 @@ class SimilarItemsAdmin(BigTableAdmin):
     list_filter = ["level"]
     search_fields = ["=item_id"]
     raw_id_fields = ["recommendation_set"]
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    list_display = ["id", "level", "status", "metric", "candidate", "created_at", "page"]
+    list_filter = ["status", "level"]
+    exclude = ["results", "charts"]  # read on the evaluation's page
+    readonly_fields = [
+        "page",
+        "level",
+        "algorithms",
+        "protocol",
+        "metric",
+        "candidate",
+        "status",
+        "progress",
+        "snapshot",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "compute_seconds",
+        "error",
+        "created_by",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("results", "charts")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started from the evaluations page (a form) or the evaluate command
+
+    @admin.display(description="evaluation page")
+    def page(self, evaluation: Evaluation) -> str:
+        return format_html(
+            '<a href="{}">open</a>', reverse("evaluation-detail", args=[evaluation.pk])
+        )

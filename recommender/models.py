@@ -148,3 +148,32 @@ class SimilarItems(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.item_id} neighbours"
+
+
+class Evaluation(Job):
+    """A side-by-side comparison of algorithms under one protocol, and its candidate.
+
+    `results` is the JSON the `evaluate` command writes ({"protocol", "results"}); the
+    candidate is the best algorithm by `metric`, the one to train on all data and publish.
+    """
+
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.SONG)
+    algorithms = models.JSONField(default=dict, help_text="Label: parameters.")
+    protocol = models.JSONField(default=dict, blank=True)
+    metric = models.CharField(max_length=32, default="ndcg@10")
+    results = models.JSONField(default=dict, blank=True)
+    charts = models.JSONField(default=dict, blank=True, help_text="Chart name: SVG document.")
+    candidate = models.CharField(max_length=64, blank=True)
+    snapshot = models.ForeignKey(
+        "listening.DataSnapshot", on_delete=models.PROTECT, null=True, blank=True
+    )
+    compute_seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.pk} ({self.level}, {self.metric})"

@@ -6,8 +6,16 @@ import factory
 from django.contrib.auth import get_user_model
 
 from catalog.models import Artist, Release, Song
-from listening.models import DataSnapshot, ImportBatch, Listen, Listener, Skip
+from listening.models import (
+    DataSnapshot,
+    ExplorationReport,
+    ImportBatch,
+    Listen,
+    Listener,
+    Skip,
+)
 from recommender.models import (
+    Evaluation,
     ListenerRecommendations,
     ModelRun,
     RecommendationSet,
@@ -129,3 +137,16 @@ class SimilarItemsFactory(factory.django.DjangoModelFactory):
     item_id = 1
     item_ids = [2, 3]
     scores = [0.8, 0.4]
+
+
+class EvaluationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Evaluation
+
+    algorithms = {"popularity": {}}
+    protocol = {"split": "random", "ks": [10]}
+
+
+class ExplorationReportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ExplorationReport

@@ -19,6 +19,8 @@ OUR_FACTORIES = {
     "recommender.recommendationset": factories.RecommendationSetFactory,
     "recommender.listenerrecommendations": factories.ListenerRecommendationsFactory,
     "recommender.similaritems": factories.SimilarItemsFactory,
+    "recommender.evaluation": factories.EvaluationFactory,
+    "listening.explorationreport": factories.ExplorationReportFactory,
     "auth.user": factories.UserFactory,
 }
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label_lower)

@@ -1,11 +1,13 @@
 import json
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender import algorithms
-from recommender.data import LEVELS, build_matrix, first_play_times
-from recommender.evaluation.protocol import SPLITS, Protocol, evaluate
+from recommender.data import LEVELS
+from recommender.evaluation.protocol import SPLITS, Protocol
+from recommender.evaluations import evaluation_create, evaluation_run
 from recommender.management.commands.train import parse_value
 
 DEFAULT_ALGORITHMS = "popularity,item_knn,als,bpr,ease"
@@ -36,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--k", default="10,20", help="cut-offs, e.g. 10,20")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--param", action="append", default=[], help="algorithm.name=value")
+        parser.add_argument("--metric", default="ndcg@10", help="picks the candidate")
         parser.add_argument("--json", help="write the results as JSON to this file")
 
     def handle(self, *args, **options):
@@ -56,13 +59,27 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
-        matrix = build_matrix(options["level"])
-        if matrix.plays.nnz == 0:
-            raise CommandError(f"no listens at {options['level']} level to evaluate")
-        times = first_play_times(matrix) if protocol.split == "temporal" else None
-        comparison = evaluate(matrix.plays, params, protocol, times=times)
-        comparison["protocol"]["level"] = options["level"]
+        try:
+            evaluation = evaluation_create(
+                algorithm_params=params,
+                level=options["level"],
+                protocol=protocol,
+                metric=options["metric"],
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from error
+        try:
+            evaluation = evaluation_run(evaluation_id=evaluation.pk)
+        except Exception:
+            evaluation.refresh_from_db()
+            raise CommandError(
+                f"evaluation {evaluation.pk} failed: {evaluation.error.splitlines()[0]}"
+            ) from None
+        comparison = evaluation.results
         self.stdout.write(self._table(comparison, protocol.primary_k))
+        self.stdout.write(
+            f"Evaluation {evaluation.pk}: candidate {evaluation.candidate} by {evaluation.metric}"
+        )
         if options["json"]:
             Path(options["json"]).write_text(json.dumps(comparison, indent=2))
             self.stdout.write(f"Wrote {options['json']}")
