@@ -2,7 +2,7 @@
 
 `create("als", factors=32, seed=1)` builds a model by name, `load(path)` reads back whichever
 model a file holds. The neural model (`ncf`) is registered only when PyTorch is installed
-(`pip install -e ".[neural]"`).
+(`pip install -e ".[neural]"`). `blend` sums the normalised scores of several of the others.
 
 implicit's models warn, and run slowly, when BLAS may start its own threads; the modules
 that call implicit wrap it in `threadpoolctl.threadpool_limits(1, "blas")`, so that holds
@@ -15,6 +15,7 @@ from typing import Any
 
 from .als import ALS
 from .base import NotSupported, Recommender
+from .blend import Blend
 from .bpr import BPR
 from .ease import EASE
 from .item_knn import ItemKNN
@@ -22,7 +23,7 @@ from .popularity import Popularity
 from .rating import RatingMF
 
 ALGORITHMS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popularity, ItemKNN, ALS, BPR, EASE, RatingMF)
+    model.name: model for model in (Popularity, ItemKNN, ALS, BPR, EASE, RatingMF, Blend)
 }
 
 try:

@@ -11,7 +11,7 @@ from recommender.algorithms import ALGORITHMS, NotSupported, Recommender, create
 # Every warning is an error here: implicit's BLAS-threads and CSR warnings included.
 pytestmark = pytest.mark.filterwarnings("error")
 
-NAMES = ["popularity", "item_knn", "als", "bpr", "ease", "rating", "ncf"]
+NAMES = ["popularity", "item_knn", "als", "bpr", "ease", "rating", "ncf", "blend"]
 
 # Small enough to fit in milliseconds, strong enough to learn the checkerboard every time.
 TEST_PARAMS: dict[str, dict] = {
@@ -21,6 +21,13 @@ TEST_PARAMS: dict[str, dict] = {
     "bpr": {"factors": 16, "learning_rate": 0.05, "regularization": 0.05, "iterations": 500},
     "ease": {"l2": 10.0},
     "rating": {"factors": 4, "epochs": 200, "learning_rate": 0.05, "regularization": 0.1},
+    "blend": {
+        "components": [
+            {"algorithm": "popularity"},
+            {"algorithm": "item_knn", "params": {"k_neighbours": 20}},
+        ],
+        "weights": [0.2, 1.0],
+    },
     "ncf": {
         "factors": 8,
         "layers": [32, 16, 8],

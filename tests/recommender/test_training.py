@@ -185,6 +185,9 @@ SMALL_PARAMS = {
     "bpr": {"factors": 8, "iterations": 5},
     "rating": {"factors": 4, "epochs": 3},
     "ncf": {"factors": 4, "layers": [8, 4], "epochs": 1},
+    "blend": {
+        "components": [{"algorithm": "popularity"}, {"algorithm": "als", "params": SMALL_ALS}]
+    },
 }
 
 

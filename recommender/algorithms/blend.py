@@ -1,0 +1,183 @@
+"""A weighted blend of several models' normalised scores (no Django)."""
+
+import copy
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import Recommender
+
+DEFAULT_COMPONENTS = [
+    {"algorithm": "ease", "params": {"l2": 2000}},
+    {"algorithm": "als", "params": {}},
+    {"algorithm": "als", "params": {"factors": 128, "regularization": 0.01}},
+]
+SEPARATOR = "."
+
+
+def zscore(scores: np.ndarray) -> np.ndarray:
+    """Each row as (s - mean) / std across its items; a row of equal scores becomes all 0."""
+    scores = np.asarray(scores, dtype=np.float64)
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    centred = scores - mean
+    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
+
+
+def matrix_digest(matrix: sp.csr_matrix) -> str:
+    """A digest of a CSR matrix's shape and contents (for `Blend.component_cache`)."""
+    digest = hashlib.blake2b(repr(matrix.shape).encode(), digest_size=16)
+    for array in (matrix.indptr, matrix.indices, matrix.data):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+class Blend(Recommender):
+    """A weighted sum of the z-scored scores of several models, fitted on the same matrix.
+
+    Params: `components`, a list of {"algorithm": name, "params": {...}} (any registered
+    model but another blend), and `weights`, one non-negative float per component (None:
+    all equal). Component i is seeded with the blend's seed + i. Each component scores a
+    batch of listeners against every item; each listener's scores are normalised per model
+    (z-score across items: (s - mean) / std, 0 when all scores are equal) so no model wins
+    by its scale alone, then summed with the weights. Choose the weights on a validation
+    split (`evaluation.protocol.tune`). Similar items are not supported.
+    """
+
+    name: ClassVar[str] = "blend"
+    defaults: ClassVar[Mapping[str, Any]] = {"components": DEFAULT_COMPONENTS, "weights": None}
+    # Opt-in, for weight searches that refit the same components on the same matrix: set a
+    # dict here and fitted components are reused by (algorithm, params, seed, matrix digest).
+    # None (the default) fits every component every time.
+    component_cache: ClassVar[dict[tuple[str, int, str], Recommender] | None] = None
+
+    def __init__(self, *, seed: int = 0, **params: Any) -> None:
+        super().__init__(seed=seed, **params)
+        self.params["components"] = self._checked_components(self.params["components"])
+        self.params["weights"] = self._checked_weights(self.params["weights"])
+        from . import create  # the registry imports this module
+
+        self.components: list[Recommender] = [
+            create(spec["algorithm"], seed=self.seed + index, **spec["params"])
+            for index, spec in enumerate(self.params["components"])
+        ]
+
+    @staticmethod
+    def _checked_components(components: Any) -> list[dict[str, Any]]:
+        from . import ALGORITHMS
+
+        if isinstance(components, str | bytes | Mapping) or not isinstance(components, Sequence):
+            raise TypeError(
+                'blend components must be a list of {"algorithm": name, "params": {...}}, '
+                f"not {type(components).__name__}"
+            )
+        if not components:
+            raise ValueError("blend needs at least one component")
+        checked = []
+        for index, spec in enumerate(components):
+            if not isinstance(spec, Mapping):
+                raise TypeError(
+                    f'blend component {index} must be {{"algorithm": name, "params": {{...}}}}, '
+                    f"not {type(spec).__name__}"
+                )
+            extra = sorted(set(spec) - {"algorithm", "params"})
+            if extra or "algorithm" not in spec:
+                raise ValueError(
+                    f'blend component {index} must have an "algorithm" and optional "params" '
+                    f"keys only; got {sorted(spec)}"
+                )
+            algorithm = spec["algorithm"]
+            if algorithm == Blend.name:
+                raise ValueError(f"blend component {index} cannot itself be a blend")
+            if algorithm not in ALGORITHMS:
+                known = ", ".join(name for name in ALGORITHMS if name != Blend.name)
+                raise ValueError(
+                    f"blend component {index} has unknown algorithm {algorithm!r}; "
+                    f"choose one of {known}"
+                )
+            params = spec.get("params") or {}
+            if not isinstance(params, Mapping):
+                raise TypeError(
+                    f"blend component {index} params must be a mapping, not {type(params).__name__}"
+                )
+            if "seed" in params:
+                raise ValueError(
+                    f"blend component {index} cannot set its own seed: component i is seeded "
+                    "with the blend's seed + i"
+                )
+            checked.append({"algorithm": algorithm, "params": copy.deepcopy(dict(params))})
+        return checked
+
+    def _checked_weights(self, weights: Any) -> list[float] | None:
+        if weights is None:
+            return None
+        if isinstance(weights, str | bytes | Mapping) or not isinstance(weights, Sequence):
+            raise TypeError(
+                f"blend weights must be a list of numbers or None, not {type(weights).__name__}"
+            )
+        n_components = len(self.params["components"])
+        if len(weights) != n_components:
+            raise ValueError(
+                f"blend has {n_components} components but {len(weights)} weights; "
+                "give one weight per component (or none for equal weights)"
+            )
+        checked = []
+        for index, weight in enumerate(weights):
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise TypeError(f"blend weight {index} must be a number, not {weight!r}")
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"blend weight {index} must be finite and >= 0, not {weight}")
+            checked.append(float(weight))
+        if not any(checked):
+            raise ValueError("blend weights must not all be 0")
+        return checked
+
+    def _weights(self) -> list[float]:
+        return self.params["weights"] or [1.0] * len(self.components)
+
+    def fit(self, user_items: sp.csr_matrix) -> Self:
+        matrix = sp.csr_matrix(user_items, dtype=np.float32)
+        cache = Blend.component_cache
+        digest = matrix_digest(matrix) if cache is not None else ""
+        for index, (spec, component) in enumerate(
+            zip(self.params["components"], self.components, strict=True)
+        ):
+            if cache is None:
+                component.fit(matrix)
+                continue
+            key = (json.dumps(spec, sort_keys=True), component.seed, digest)
+            if key not in cache:
+                cache[key] = component.fit(matrix)
+            self.components[index] = cache[key]
+        self.n_items = matrix.shape[1]
+        self.fitted = True
+        return self
+
+    def _scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        total = np.zeros((len(user_ids), self.n_items), dtype=np.float64)
+        for component, weight in zip(self.components, self._weights(), strict=True):
+            if weight:
+                total += weight * zscore(component._scores(user_ids, user_items))
+        return total.astype(np.float32)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {
+            f"{index}{SEPARATOR}{key}": array
+            for index, component in enumerate(self.components)
+            for key, array in component._state().items()
+        }
+
+    def _restore(self, state: Mapping[str, np.ndarray]) -> None:
+        parts: list[dict[str, np.ndarray]] = [{} for _ in self.components]
+        for key, array in state.items():
+            index, _, inner = key.partition(SEPARATOR)
+            parts[int(index)][inner] = array
+        for component, part in zip(self.components, parts, strict=True):
+            component._restore(part)
+            component.fitted = True
+        self.n_items = self.components[0].n_items

@@ -1,0 +1,144 @@
+"""The blend: a weighted sum of its components' per-listener z-scored scores."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender.algorithms import create, load
+from recommender.algorithms.blend import Blend, zscore
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+ALS = {"algorithm": "als", "params": {"factors": 8, "iterations": 5}}
+EASE = {"algorithm": "ease", "params": {"l2": 5.0}}
+
+
+def random_plays(seed: int = 0) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = rng.random((60, 40)) < 0.2
+    counts = rng.integers(1, 20, size=dense.shape) * dense
+    return sp.csr_matrix(np.log1p(counts).astype(np.float32))
+
+
+MATRIX = random_plays()
+LISTENERS = np.arange(MATRIX.shape[0])
+K = 10
+
+
+def test_zscore_centres_and_scales_each_row_and_flat_rows_become_zero():
+    scores = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]], dtype=np.float32)
+    normalised = zscore(scores)
+    np.testing.assert_allclose(normalised[0], [-1.224744871, 0.0, 1.224744871])
+    np.testing.assert_array_equal(normalised[1], [0.0, 0.0, 0.0])
+
+
+def test_a_weight_of_zero_leaves_the_first_components_ranking_exactly():
+    blend = create("blend", seed=3, components=[ALS, EASE], weights=[1, 0]).fit(MATRIX)
+    alone = create("als", seed=3, **ALS["params"]).fit(MATRIX)  # component 0: the blend's seed
+    for exclude_seen in (True, False):
+        expected, _ = alone.recommend(LISTENERS, MATRIX, k=K, exclude_seen=exclude_seen)
+        actual, _ = blend.recommend(LISTENERS, MATRIX, k=K, exclude_seen=exclude_seen)
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_the_same_model_twice_ranks_as_the_model_alone():
+    blend = create("blend", components=[EASE, EASE], weights=[1, 1]).fit(MATRIX)
+    alone = create("ease", **EASE["params"]).fit(MATRIX)
+    np.testing.assert_array_equal(
+        blend.recommend(LISTENERS, MATRIX, k=K)[0], alone.recommend(LISTENERS, MATRIX, k=K)[0]
+    )
+
+
+def test_the_scale_of_a_components_scores_does_not_matter():
+    blend = create("blend", components=[ALS, EASE]).fit(MATRIX)
+    expected = blend.recommend(LISTENERS, MATRIX, k=K)
+    ease = blend.components[1]
+    unscaled = ease._scores
+    ease._scores = lambda user_ids, user_items: 1000 * unscaled(user_ids, user_items)
+    actual = blend.recommend(LISTENERS, MATRIX, k=K)
+    np.testing.assert_array_equal(actual[0], expected[0])
+    np.testing.assert_allclose(actual[1], expected[1], rtol=1e-5)
+
+
+def test_scores_are_the_weighted_sum_of_z_scores():
+    blend = create("blend", components=[ALS, EASE], weights=[0.25, 2.0]).fit(MATRIX)
+    _, scores = blend.recommend(LISTENERS[:5], MATRIX[:5], k=MATRIX.shape[1], exclude_seen=False)
+    als, ease = blend.components
+    expected = 0.25 * zscore(als._scores(LISTENERS[:5], MATRIX[:5])) + 2.0 * zscore(
+        ease._scores(LISTENERS[:5], MATRIX[:5])
+    )
+    np.testing.assert_allclose(scores, -np.sort(-expected, axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_components_are_seeded_with_the_blends_seed_plus_their_index():
+    blend = create("blend", seed=10, components=[ALS, ALS, EASE])
+    assert [component.seed for component in blend.components] == [10, 11, 12]
+
+
+def test_it_saves_and_loads_back_every_component(tmp_path):
+    blend = create("blend", seed=2, components=[ALS, EASE, ALS], weights=[1, 2, 0.5])
+    blend.fit(MATRIX)
+    blend.save(tmp_path / "blend.npz")
+    loaded = load(tmp_path / "blend.npz")
+    assert loaded.params == blend.params and loaded.seed == 2
+    expected = blend.recommend(LISTENERS, MATRIX, k=K)
+    actual = loaded.recommend(LISTENERS, MATRIX, k=K)
+    np.testing.assert_array_equal(actual[0], expected[0])
+    np.testing.assert_array_equal(actual[1], expected[1])
+
+
+def test_the_defaults_are_ease_and_two_als_with_equal_weights():
+    blend = create("blend")
+    assert [component.name for component in blend.components] == ["ease", "als", "als"]
+    assert blend.components[0].params["l2"] == 2000
+    assert blend.components[2].params["factors"] == 128
+    assert blend.params["weights"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"components": []}, ValueError, "at least one component"),
+        ({"components": "ease"}, TypeError, "must be a list"),
+        ({"components": [{"algorithm": "nope"}]}, ValueError, "unknown algorithm 'nope'.*ease"),
+        ({"components": [{"algorithm": "blend"}]}, ValueError, "cannot itself be a blend"),
+        ({"components": [{"params": {}}]}, ValueError, 'must have an "algorithm"'),
+        ({"components": [{"algorithm": "ease", "weight": 1}]}, ValueError, "keys only"),
+        ({"components": ["ease"]}, TypeError, "component 0 must be"),
+        ({"components": [{"algorithm": "ease", "params": [1]}]}, TypeError, "params must be"),
+        (
+            {"components": [{"algorithm": "als", "params": {"seed": 1}}]},
+            ValueError,
+            "cannot set its own seed",
+        ),
+        ({"components": [EASE], "weights": [1, 2]}, ValueError, "1 components but 2 weights"),
+        ({"components": [EASE], "weights": 1.0}, TypeError, "weights must be a list"),
+        ({"components": [EASE], "weights": ["1"]}, TypeError, "weight 0 must be a number"),
+        ({"components": [EASE], "weights": [-1]}, ValueError, "weight 0 must be finite and >= 0"),
+        ({"components": [EASE], "weights": [float("nan")]}, ValueError, "finite"),
+        ({"components": [EASE, EASE], "weights": [0, 0]}, ValueError, "not all be 0"),
+    ],
+)
+def test_bad_params_are_refused_with_a_clear_message(params, error, message):
+    with pytest.raises(error, match=message):
+        create("blend", **params)
+
+
+def test_a_components_unknown_parameter_is_refused_by_name():
+    with pytest.raises(TypeError, match="no_such_knob"):
+        create("blend", components=[{"algorithm": "ease", "params": {"no_such_knob": 1}}])
+
+
+def test_an_opted_in_cache_reuses_fitted_components_across_weightings(monkeypatch):
+    monkeypatch.setattr(Blend, "component_cache", {})
+    first = create("blend", components=[ALS, EASE], weights=[1, 0]).fit(MATRIX)
+    second = create("blend", components=[ALS, EASE], weights=[0, 1]).fit(MATRIX)
+    other = create("blend", components=[ALS, EASE]).fit(random_plays(seed=1))
+    assert first.components[0] is second.components[0]
+    assert first.components[1] is second.components[1]
+    assert other.components[0] is not first.components[0]
+    uncached = create("blend", components=[ALS, EASE], weights=[0, 1])
+    monkeypatch.setattr(Blend, "component_cache", None)
+    expected = uncached.fit(MATRIX).recommend(LISTENERS, MATRIX, k=K)
+    actual = second.recommend(LISTENERS, MATRIX, k=K)
+    np.testing.assert_array_equal(actual[0], expected[0])
