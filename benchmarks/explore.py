@@ -13,13 +13,11 @@ Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench_ed
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ingest import PRODUCTION, django_setup, empty_listening_data, ensure_database, peak_rss_mb
+from ingest import django_setup, empty_listening_data, ensure_database, peak_rss_mb, run_child
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_eda"
 
@@ -68,14 +66,7 @@ def report_once() -> dict:
 
 
 def child(mode: str, *args: str) -> dict:
-    run = subprocess.run(
-        [sys.executable, __file__, f"--{mode}", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **PRODUCTION},
-    )
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_child(__file__, f"--{mode}", *args)
 
 
 def main() -> None:

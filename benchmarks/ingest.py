@@ -79,6 +79,20 @@ def ensure_database() -> None:
     )
 
 
+def run_child(script: str, *args: str, **env: str) -> dict:
+    """Run a benchmark script's child mode in a fresh process (production settings plus
+    `env`); return the JSON it prints last, or stop with its error output."""
+    run = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **PRODUCTION, **env},
+    )
+    if run.returncode:
+        sys.exit(f"{Path(script).name} {' '.join(args)} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory since it started (VmHWM).
 
@@ -174,14 +188,7 @@ def main() -> None:
             started = time.perf_counter()
             write_triplets(path, size)
             written = time.perf_counter() - started
-            child = subprocess.run(
-                [sys.executable, __file__, "--child", str(path)],
-                check=True,
-                capture_output=True,
-                text=True,
-                env={**os.environ, **PRODUCTION},
-            )
-            result = json.loads(child.stdout.strip().splitlines()[-1])
+            result = run_child(__file__, "--child", str(path))
             result["file_mb"] = path.stat().st_size / 2**20
             result["write_seconds"] = written
             runs.append(result)
@@ -192,13 +199,7 @@ def main() -> None:
                 flush=True,
             )
         # The last import's rows are still in the tables: time the bare COPY of them.
-        ceiling = json.loads(
-            subprocess.run(
-                [sys.executable, __file__, "--ceiling"], check=True, capture_output=True, text=True
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        ceiling = run_child(__file__, "--ceiling")
     last = runs[-1]
     speed = last["rows"] / last["seconds"]
     print(

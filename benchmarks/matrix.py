@@ -11,12 +11,10 @@ Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench_10
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
 from explore import build
-from ingest import PRODUCTION, django_setup, ensure_database, peak_rss_mb
+from ingest import django_setup, ensure_database, peak_rss_mb, run_child
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_10m"
 
@@ -40,15 +38,7 @@ def measure() -> dict:
 
 
 def child(*args: str) -> dict:
-    run = subprocess.run(
-        [sys.executable, __file__, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **PRODUCTION},
-    )
-    if run.returncode:
-        sys.exit(f"{args} failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_child(__file__, *args)
 
 
 def main() -> None:

@@ -13,12 +13,10 @@
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from ingest import PRODUCTION, django_setup, ensure_database, peak_rss_mb
+from ingest import django_setup, ensure_database, peak_rss_mb, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 EDA_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_eda"
@@ -82,15 +80,7 @@ def hetrec() -> dict:
 
 
 def child(mode: str, url: str) -> dict:
-    run = subprocess.run(
-        [sys.executable, __file__, f"--{mode}"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **PRODUCTION, "DATABASE_URL": url},
-    )
-    if run.returncode:
-        sys.exit(f"--{mode} failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_child(__file__, f"--{mode}", DATABASE_URL=url)
 
 
 def main() -> None:
