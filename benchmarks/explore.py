@@ -65,6 +65,18 @@ def report_once() -> dict:
     }
 
 
+def ensure_generated(script: str, listens: int, *, rebuild: bool) -> None:
+    """Migrate the benchmark database and, unless it already holds about `listens` listens,
+    fill it through `script --build N` (a fresh process running `build`)."""
+    ensure_database()
+    django_setup()
+    from listening.models import Listen
+
+    if rebuild or Listen.objects.count() < listens * 0.9:
+        built = run_child(script, "--build", str(listens))
+        print(f"built: {built['loaded']:,} listens imported in {built['import_seconds']:.0f} s")
+
+
 def child(mode: str, *args: str) -> dict:
     return run_child(__file__, f"--{mode}", *args)
 
@@ -84,13 +96,7 @@ def main() -> None:
         print(json.dumps(report_once()))
         return
 
-    ensure_database()
-    django_setup()
-    from listening.models import Listen
-
-    if args.rebuild or Listen.objects.count() < args.listens * 0.9:
-        built = child("build", str(args.listens))
-        print(f"built: {built['loaded']:,} listens imported in {built['import_seconds']:.0f} s")
+    ensure_generated(__file__, args.listens, rebuild=args.rebuild)
     result = child("report")
     print(
         f"exploration report on {result['listens']:,} listens: {result['seconds']:.1f} s"

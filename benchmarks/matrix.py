@@ -13,8 +13,8 @@ import json
 import os
 import time
 
-from explore import build
-from ingest import django_setup, ensure_database, peak_rss_mb, run_child
+from explore import build, ensure_generated
+from ingest import django_setup, peak_rss_mb, run_child
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_10m"
 
@@ -37,10 +37,6 @@ def measure() -> dict:
     return result
 
 
-def child(*args: str) -> dict:
-    return run_child(__file__, *args)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listens", type=int, default=10_000_000)
@@ -56,14 +52,8 @@ def main() -> None:
         print(json.dumps(measure()))
         return
 
-    ensure_database()
-    django_setup()
-    from listening.models import Listen
-
-    if args.rebuild or Listen.objects.count() < args.listens * 0.9:
-        built = child("--build", str(args.listens))
-        print(f"built: {built['loaded']:,} listens imported in {built['import_seconds']:.0f} s")
-    result = child("--measure")
+    ensure_generated(__file__, args.listens, rebuild=args.rebuild)
+    result = run_child(__file__, "--measure")
     for level in ("song", "artist"):
         figures = result[level]
         print(
