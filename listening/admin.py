@@ -30,7 +30,7 @@ class ListenerAdmin(BigTableAdmin):
 @admin.register(Listen)
 class ListenAdmin(BigTableAdmin):
     list_display = ["id", "listener", "song", "artist", "played_at", "play_count", "batch"]
-    list_select_related = ["listener", "song", "artist"]
+    list_select_related = ["listener", "song", "artist", "batch"]
     list_filter = [("played_at", admin.EmptyFieldListFilter)]
     search_fields = ["=listener__external_id"]
     raw_id_fields = ["listener", "song", "artist", "batch"]
@@ -216,7 +216,7 @@ class DataSnapshotAdmin(admin.ModelAdmin):
 @admin.register(Skip)
 class SkipAdmin(BigTableAdmin):
     list_display = ["id", "listener", "song", "skipped_at", "ms_played", "batch"]
-    list_select_related = ["listener", "song"]
+    list_select_related = ["listener", "song", "batch"]
     search_fields = ["=listener__external_id"]
     raw_id_fields = ["listener", "song", "batch"]
     ordering = ["-id"]
@@ -225,6 +225,7 @@ class SkipAdmin(BigTableAdmin):
 @admin.register(ExplorationReport)
 class ExplorationReportAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "snapshot", "created_at", "compute_seconds", "page"]
+    list_select_related = ["snapshot"]
     list_filter = ["status"]
     raw_id_fields = ["snapshot", "created_by"]
     readonly_fields = [

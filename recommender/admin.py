@@ -128,7 +128,7 @@ class RecommendationSetAdmin(admin.ModelAdmin):
 @admin.register(ListenerRecommendations)
 class ListenerRecommendationsAdmin(BigTableAdmin):
     list_display = ["id", "listener", "level", "recommendation_set", "is_fallback", "refreshed_at"]
-    list_select_related = ["listener"]
+    list_select_related = ["listener", "recommendation_set__run"]
     list_filter = ["level", "is_fallback"]
     search_fields = ["=listener__external_id"]
     raw_id_fields = ["recommendation_set", "listener"]
@@ -137,6 +137,7 @@ class ListenerRecommendationsAdmin(BigTableAdmin):
 @admin.register(SimilarItems)
 class SimilarItemsAdmin(BigTableAdmin):
     list_display = ["id", "level", "item_id", "recommendation_set"]
+    list_select_related = ["recommendation_set__run"]
     list_filter = ["level"]
     search_fields = ["=item_id"]
     raw_id_fields = ["recommendation_set"]

@@ -45,3 +45,40 @@ def test_the_listen_changelist_makes_no_query_per_row(client, django_assert_max_
     ListenFactory.create_batch(30)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/admin/listening/listen/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "make"),
+    [
+        ("/admin/listening/listen/", "listens_with_batches"),
+        ("/admin/recommender/listenerrecommendations/", "listener_rows"),
+        ("/admin/recommender/similaritems/", "similar_rows"),
+        ("/admin/listening/explorationreport/", "reports"),
+    ],
+)
+def test_changelists_with_related_columns_make_no_query_per_row(
+    client, django_assert_max_num_queries, url, make
+):
+    from tests import factories
+
+    def add(n: int) -> None:
+        if make == "listens_with_batches":
+            for _ in range(n):
+                factories.ListenFactory(batch=factories.ImportBatchFactory())
+        elif make == "listener_rows":
+            factories.ListenerRecommendationsFactory.create_batch(n)
+        elif make == "similar_rows":
+            factories.SimilarItemsFactory.create_batch(n)
+        else:
+            factories.ExplorationReportFactory.create_batch(
+                n, snapshot=factories.DataSnapshotFactory()
+            )
+
+    client.force_login(factories.StaffFactory())
+    add(2)
+    with django_assert_max_num_queries(50) as few:
+        client.get(url)
+    add(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(url)
