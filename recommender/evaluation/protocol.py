@@ -197,6 +197,42 @@ def _top_unseen(
     return packed[:, :k]
 
 
+def list_metrics(
+    recommended: np.ndarray,
+    relevant: sp.csr_matrix,
+    protocol: Protocol,
+    listeners_per_item: np.ndarray,
+    n_train_listeners: int,
+    *,
+    item_artist: np.ndarray | None = None,
+) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray]:
+    """Every metric of ranked lists, beyond the scoring; (means, per-listener values, rows).
+
+    `recommended`: the test listeners' top max(ks) item positions (-1 pads); `relevant`:
+    their held-out items, row for row; `listeners_per_item`: each catalogue item's number of
+    training listeners (out of `n_train_listeners`), the popularity behind novelty and
+    popularity bias. Computes every ranking metric at every k (per-listener values kept for
+    the rows with a relevant item, returned as the third value), f1 from the means,
+    catalogue coverage, novelty, popularity bias and, given `item_artist`, intra-list artist
+    diversity, at every k and unsuffixed at the primary k.
+    """
+    n_items = len(listeners_per_item)
+    per_user = ranking_metrics(recommended, relevant, protocol.ks, per_user=True)
+    kept = per_user.pop("users")
+    metrics = {key: float(value.mean()) if value.size else 0.0 for key, value in per_user.items()}
+    for k in protocol.ks:
+        metrics[f"f1@{k}"] = f1_from(metrics[f"precision@{k}"], metrics[f"recall@{k}"])
+        metrics[f"coverage@{k}"] = catalogue_coverage(recommended, n_items, k)
+        metrics[f"novelty@{k}"] = novelty(recommended, listeners_per_item, n_train_listeners, k)
+        metrics[f"popularity_bias@{k}"] = popularity_bias(recommended, listeners_per_item, k)
+        if item_artist is not None:
+            metrics[f"diversity@{k}"] = intra_list_diversity(recommended, item_artist, k)
+    for metric in ("coverage", "novelty", "popularity_bias", "diversity"):
+        if f"{metric}@{protocol.primary_k}" in metrics:
+            metrics[metric] = metrics[f"{metric}@{protocol.primary_k}"]
+    return metrics, per_user, kept
+
+
 def evaluate_split(
     split: Split,
     algorithms: Mapping[str, Mapping[str, Any]],
@@ -223,7 +259,6 @@ def evaluate_split(
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     relevant = test[users]
     k_max = max(protocol.ks)
-    n_items = train.shape[1]
     listeners_per_item = np.asarray((train != 0).sum(axis=0)).ravel()
     n_train_listeners = max(int((np.diff(train.indptr) > 0).sum()), 1)
     results: dict[str, ModelResult] = {}
@@ -245,21 +280,14 @@ def evaluate_split(
         score_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        per_user = ranking_metrics(recommended, relevant, protocol.ks, per_user=True)
-        kept = per_user.pop("users")
-        metrics = {
-            key: float(value.mean()) if value.size else 0.0 for key, value in per_user.items()
-        }
-        for k in protocol.ks:
-            metrics[f"f1@{k}"] = f1_from(metrics[f"precision@{k}"], metrics[f"recall@{k}"])
-            metrics[f"coverage@{k}"] = catalogue_coverage(recommended, n_items, k)
-            metrics[f"novelty@{k}"] = novelty(recommended, listeners_per_item, n_train_listeners, k)
-            metrics[f"popularity_bias@{k}"] = popularity_bias(recommended, listeners_per_item, k)
-            if item_artist is not None:
-                metrics[f"diversity@{k}"] = intra_list_diversity(recommended, item_artist, k)
-        for metric in ("coverage", "novelty", "popularity_bias", "diversity"):
-            if f"{metric}@{protocol.primary_k}" in metrics:
-                metrics[metric] = metrics[f"{metric}@{protocol.primary_k}"]
+        metrics, per_user, kept = list_metrics(
+            recommended,
+            relevant,
+            protocol,
+            listeners_per_item,
+            n_train_listeners,
+            item_artist=item_artist,
+        )
         if name == RATING and hasattr(model, "predict"):
             targets = ratings_from_train(train, test).tocoo()
             if targets.nnz:
@@ -298,8 +326,14 @@ def _bootstrap_means(values: np.ndarray, rng: np.random.Generator, n: int) -> np
     for start in range(0, n, block):
         stop = min(start + block, n)
         picks = rng.integers(0, m, size=(stop - start, m))
-        for column in range(values.shape[1]):
-            means[start:stop, column] = values[picks, column].mean(axis=1)
+        if values.shape[1] == 1:
+            means[start:stop, 0] = values[picks, 0].mean(axis=1)
+            continue
+        # Many columns: count how often each listener was drawn, then one matrix product
+        # gives every column's resampled mean (about 4x faster than a gather per column).
+        offsets = np.arange(stop - start, dtype=np.int64)[:, None] * m
+        counts = np.bincount((offsets + picks).ravel(), minlength=(stop - start) * m)
+        means[start:stop] = counts.reshape(stop - start, m).astype(np.float64) @ values / m
     return means
 
 
@@ -338,21 +372,43 @@ def paired_difference(
     resampled means, centred on mean(d), at least as far from 0 as mean(d) is, as
     (1 + count) / (1 + n). A model against itself: difference 0, p 1.
     """
-    a = np.asarray(a_per_user, dtype=np.float64)
-    b = np.asarray(b_per_user, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"paired values must be aligned: {a.shape} vs {b.shape}")
-    if a.size == 0:
-        return {"mean_difference": 0.0, "ci": (0.0, 0.0), "p_value": 1.0}
-    difference = a - b
-    observed = float(difference.mean())
-    means = _bootstrap_means(difference, rng, n)[:, 0]
-    extreme = np.abs(means - observed) >= abs(observed) - 1e-12
-    return {
-        "mean_difference": observed,
-        "ci": _interval(means, level),
-        "p_value": float((1 + extreme.sum()) / (1 + n)),
-    }
+    return paired_differences({"d": a_per_user}, {"d": b_per_user}, rng, n, level)["d"]
+
+
+def paired_differences(
+    a_per_user: Mapping[str, np.ndarray],
+    b_per_user: Mapping[str, np.ndarray],
+    rng: np.random.Generator,
+    n: int = 1000,
+    level: float = 0.95,
+) -> dict[str, dict[str, Any]]:
+    """`paired_difference` for every metric of `a_per_user` at once: {metric: result}.
+
+    Every metric is resampled with the same listeners (one bootstrap for all, which is
+    faster and keeps the comparisons jointly consistent); b must hold the same metrics.
+    """
+    names = list(a_per_user)
+    a = [np.asarray(a_per_user[name], dtype=np.float64) for name in names]
+    b = [np.asarray(b_per_user[name], dtype=np.float64) for name in names]
+    for left, right in zip(a, b, strict=True):
+        if left.shape != right.shape:
+            raise ValueError(f"paired values must be aligned: {left.shape} vs {right.shape}")
+    if not names or a[0].size == 0:
+        return {name: {"mean_difference": 0.0, "ci": (0.0, 0.0), "p_value": 1.0} for name in names}
+    if len({left.shape for left in a}) != 1:
+        raise ValueError("every metric must hold the same listeners")
+    difference = np.column_stack([left - right for left, right in zip(a, b, strict=True)])
+    observed = difference.mean(axis=0)
+    means = _bootstrap_means(difference, rng, n)
+    results = {}
+    for column, name in enumerate(names):
+        extreme = np.abs(means[:, column] - observed[column]) >= abs(observed[column]) - 1e-12
+        results[name] = {
+            "mean_difference": float(observed[column]),
+            "ci": _interval(means[:, column], level),
+            "p_value": float((1 + extreme.sum()) / (1 + n)),
+        }
+    return results
 
 
 def _intervals(
@@ -486,18 +542,16 @@ def evaluate(
         for label in algorithms:
             if label == baseline:
                 continue
+            keys = [f"{metric}@{k}" for k in protocol.ks for metric in COMPARED]
+            differences = paired_differences(
+                {key: per_listener[label][key] for key in keys},
+                {key: per_listener[baseline][key] for key in keys},
+                rng,
+                protocol.bootstrap,
+                protocol.level,
+            )
             results[label]["vs_popularity"] = {
-                f"{metric}@{k}": _jsonable(
-                    paired_difference(
-                        per_listener[label][f"{metric}@{k}"],
-                        per_listener[baseline][f"{metric}@{k}"],
-                        rng,
-                        protocol.bootstrap,
-                        protocol.level,
-                    )
-                )
-                for k in protocol.ks
-                for metric in COMPARED
+                key: _jsonable(difference) for key, difference in differences.items()
             }
     return {"protocol": protocol.to_dict(), "results": results}
 
