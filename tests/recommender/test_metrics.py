@@ -174,6 +174,56 @@ def test_a_k_beyond_the_recommended_width_sees_only_the_given_slots():
     assert result["recall@10"] == pytest.approx(2 / 3)
 
 
+# -- RecBole's published test values (tests/metrics/test_topk_metrics.py) ------------------------
+# RecBole states its cases as a hit table (is slot j of listener u relevant?) and each
+# listener's number of relevant items, and gives every metric at k = 1, 2, 3 per listener.
+# The lists below realise that table: listener u is recommended [10u, 10u + 1, 10u + 2];
+# its relevant items are the hit slots plus unrecommended items up to its count.
+RECBOLE_HITS = [[0, 0, 0], [1, 1, 1], [1, 0, 1], [0, 0, 1]]
+RECBOLE_N_RELEVANT = [1, 3, 4, 2]
+L2, L3, L4 = 1 / np.log2(2), 1 / np.log2(3), 1 / np.log2(4)
+RECBOLE_EXPECTED = {
+    "hit_rate": [[0, 0, 0], [1, 1, 1], [1, 1, 1], [0, 0, 1]],
+    "mrr": [[0, 0, 0], [1, 1, 1], [1, 1, 1], [0, 0, 1 / 3]],
+    "precision": [[0, 0, 0], [1, 1, 1], [1, 1 / 2, 2 / 3], [0, 0, 1 / 3]],
+    "recall": [[0, 0, 0], [1 / 3, 2 / 3, 1], [1 / 4, 1 / 4, 2 / 4], [0, 0, 1 / 2]],
+    "map": [[0, 0, 0], [1, 1, 1], [1, 1 / 2, (1 / 3) * (1 + 2 / 3)], [0, 0, (1 / 3) * (1 / 2)]],
+    "ndcg": [
+        [0, 0, 0],
+        [1, 1, 1],
+        [1, L2 / (L2 + L3), (L2 + L4) / (L2 + L3 + L4)],
+        [0, 0, L4 / (L2 + L3)],
+    ],
+}
+
+
+def recbole_case() -> tuple[dict[int, list[int]], dict[int, set[int]]]:
+    recommended, relevant = {}, {}
+    for user, (hits, n_relevant) in enumerate(zip(RECBOLE_HITS, RECBOLE_N_RELEVANT, strict=True)):
+        recommended[user] = [10 * user + slot for slot in range(3)]
+        chosen = {10 * user + slot for slot, hit in enumerate(hits) if hit}
+        extra = [10 * user + 5 + index for index in range(n_relevant - len(chosen))]
+        relevant[user] = chosen | set(extra)
+    return recommended, relevant
+
+
+@pytest.mark.parametrize("name", list(RECBOLE_EXPECTED))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_both_paths_reproduce_recboles_published_values(name, k):
+    recommended, relevant = recbole_case()
+    expected = np.array(RECBOLE_EXPECTED[name], dtype=np.float64)[:, k - 1]
+    ids, matrix = as_arrays(recommended, relevant, n_items=40, width=3)
+    per_user = ranking_metrics(ids, matrix, [k], per_user=True)
+    assert per_user[f"{name}@{k}"] == pytest.approx(expected)
+    assert RANKING[name](recommended, relevant, k) == pytest.approx(expected.mean())
+
+
+def test_coverage_reproduces_recboles_published_value():
+    # RecBole's itemcoverage case: five lists of three over 8 items reach 7 of them.
+    lists = np.array([[5, 7, 3], [4, 5, 2], [2, 3, 5], [1, 4, 6], [5, 3, 7]])
+    assert catalogue_coverage(lists, n_items=8, k=3) == pytest.approx(7 / 8)
+
+
 # -- implicit's evaluation, run here as an independent published implementation ---------------
 
 
