@@ -21,9 +21,10 @@ from .ease import EASE
 from .item_knn import ItemKNN
 from .popularity import Popularity
 from .rating import RatingMF
+from .rp3beta import RP3Beta
 
 ALGORITHMS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popularity, ItemKNN, ALS, BPR, EASE, RatingMF, Blend)
+    model.name: model for model in (Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE, RatingMF, Blend)
 }
 
 try:

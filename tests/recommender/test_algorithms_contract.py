@@ -11,12 +11,13 @@ from recommender.algorithms import ALGORITHMS, NotSupported, Recommender, create
 # Every warning is an error here: implicit's BLAS-threads and CSR warnings included.
 pytestmark = pytest.mark.filterwarnings("error")
 
-NAMES = ["popularity", "item_knn", "als", "bpr", "ease", "rating", "ncf", "blend"]
+NAMES = ["popularity", "item_knn", "rp3beta", "als", "bpr", "ease", "rating", "ncf", "blend"]
 
 # Small enough to fit in milliseconds, strong enough to learn the checkerboard every time.
 TEST_PARAMS: dict[str, dict] = {
     "popularity": {},
     "item_knn": {"k_neighbours": 20},
+    "rp3beta": {"k_neighbours": 20},
     "als": {"factors": 4, "regularization": 1.0},
     "bpr": {"factors": 16, "learning_rate": 0.05, "regularization": 0.05, "iterations": 500},
     "ease": {"l2": 10.0},
@@ -194,9 +195,12 @@ def test_implicit_models_fit_without_a_blas_threads_warning(implicit_model, monk
         build(implicit_model).fit(MATRIX)
 
 
+@pytest.mark.parametrize("neighbourhood_model", ["item_knn", "rp3beta"])
 @pytest.mark.parametrize("k_neighbours", [3, 20])
-def test_item_knn_names_the_played_item_behind_each_suggestion(k_neighbours):
-    model = create("item_knn", k_neighbours=k_neighbours).fit(MATRIX)
+def test_neighbourhood_models_name_the_played_item_behind_each_suggestion(
+    neighbourhood_model, k_neighbours
+):
+    model = create(neighbourhood_model, k_neighbours=k_neighbours).fit(MATRIX)
     ids, _ = model.recommend(LISTENERS, MATRIX, k=N_ITEMS + 2)
     reasons = model.neighbour_reasons(MATRIX, ids)
     assert reasons.shape == ids.shape
