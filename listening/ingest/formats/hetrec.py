@@ -5,7 +5,9 @@ no song, no time."""
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from listening.ingest.errors import ImportFormatError
 
@@ -51,3 +53,20 @@ def artist_names(path: Path) -> dict[str, str]:
     ):
         names.update(zip(chunk["id"].str.strip(), chunk["name"], strict=True))
     return names
+
+
+def play_matrix(path: Path) -> sp.csr_matrix:
+    """The whole dataset as a listeners x artists matrix of play counts (float32).
+
+    Rows and columns follow first appearance in user_artists.dat; rows whose artist or play
+    count cannot be read are left out. For the quality benchmark and the real-data test,
+    which study the published protocol without going through the database.
+    """
+    frame = pd.concat(read(path, ReadOptions())).dropna(subset=["artist", "play_count"])
+    listeners, _ = pd.factorize(frame["listener"])
+    artists, _ = pd.factorize(frame["artist"])
+    counts = frame["play_count"].to_numpy(dtype=np.float32)
+    shape = (listeners.max() + 1, artists.max() + 1)
+    matrix = sp.csr_matrix((counts, (listeners, artists)), shape=shape, dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
