@@ -19,7 +19,7 @@ from .models import Evaluation
 class EvaluationForm(forms.Form):
     algorithms = forms.MultipleChoiceField(
         choices=[(name, name) for name in sorted(algorithms.ALGORITHMS)],
-        initial=["popularity", "item_knn", "als", "ease"],
+        initial=["popularity", "item_knn", "rp3beta", "als", "ease"],
         widget=forms.CheckboxSelectMultiple,
     )
     level = forms.ChoiceField(choices=[(level, level) for level in LEVELS])

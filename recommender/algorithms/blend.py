@@ -12,11 +12,14 @@ import scipy.sparse as sp
 
 from .base import Recommender
 
+# The product's default blend: the components and weights that won on a validation split
+# carved out of HetRec's training data (benchmarks/quality.py; results/quality.md).
 DEFAULT_COMPONENTS = [
     {"algorithm": "ease", "params": {"l2": 2000}},
     {"algorithm": "als", "params": {}},
-    {"algorithm": "als", "params": {"factors": 128, "regularization": 0.01}},
+    {"algorithm": "rp3beta", "params": {"alpha": 0.8, "beta": 0.4}},
 ]
+DEFAULT_WEIGHTS = [0.5, 1.0, 3.0]
 SEPARATOR = "."
 
 
@@ -42,21 +45,28 @@ class Blend(Recommender):
 
     Params: `components`, a list of {"algorithm": name, "params": {...}} (any registered
     model but another blend), and `weights`, one non-negative float per component (None:
-    all equal). Component i is seeded with the blend's seed + i. Each component scores a
-    batch of listeners against every item; each listener's scores are normalised per model
-    (z-score across items: (s - mean) / std, 0 when all scores are equal) so no model wins
-    by its scale alone, then summed with the weights. Choose the weights on a validation
+    all equal; components given without weights are weighted equally, the default
+    components come with their tuned `DEFAULT_WEIGHTS`). Component i is seeded with the
+    blend's seed + i. Each component scores a batch of listeners against every item; each
+    listener's scores are normalised per model (z-score across items: (s - mean) / std, 0
+    when all scores are equal) so no model wins by its scale alone, then summed with the
+    weights. Choose the weights on a validation
     split (`evaluation.protocol.tune`). Similar items are not supported.
     """
 
     name: ClassVar[str] = "blend"
-    defaults: ClassVar[Mapping[str, Any]] = {"components": DEFAULT_COMPONENTS, "weights": None}
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "components": DEFAULT_COMPONENTS,
+        "weights": DEFAULT_WEIGHTS,
+    }
     # Opt-in, for weight searches that refit the same components on the same matrix: set a
     # dict here and fitted components are reused by (algorithm, params, seed, matrix digest).
     # None (the default) fits every component every time.
     component_cache: ClassVar[dict[tuple[str, int, str], Recommender] | None] = None
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
+        if "components" in params and "weights" not in params:
+            params["weights"] = None  # the default weights belong to the default components
         super().__init__(seed=seed, **params)
         self.params["components"] = self._checked_components(self.params["components"])
         self.params["weights"] = self._checked_weights(self.params["weights"])

@@ -30,7 +30,7 @@ class RP3Beta(Neighbourhood):
     """
 
     name: ClassVar[str] = "rp3beta"
-    defaults: ClassVar[Mapping[str, Any]] = {"alpha": 0.5, "beta": 0.3, "k_neighbours": 200}
+    defaults: ClassVar[Mapping[str, Any]] = {"alpha": 0.7, "beta": 0.35, "k_neighbours": 200}
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         super().__init__(seed=seed, **params)

@@ -87,12 +87,18 @@ def test_it_saves_and_loads_back_every_component(tmp_path):
     np.testing.assert_array_equal(actual[1], expected[1])
 
 
-def test_the_defaults_are_ease_and_two_als_with_equal_weights():
+def test_the_defaults_are_the_tuned_ease_als_and_rp3beta():
     blend = create("blend")
-    assert [component.name for component in blend.components] == ["ease", "als", "als"]
+    assert [component.name for component in blend.components] == ["ease", "als", "rp3beta"]
     assert blend.components[0].params["l2"] == 2000
-    assert blend.components[2].params["factors"] == 128
+    assert blend.components[2].params["beta"] == 0.4
+    assert blend.params["weights"] == [0.5, 1.0, 3.0]
+
+
+def test_components_given_without_weights_are_weighted_equally():
+    blend = create("blend", components=[ALS, EASE])
     assert blend.params["weights"] is None
+    assert blend._weights() == [1.0, 1.0]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from recommender.evaluation.protocol import SPLITS, Protocol
 from recommender.evaluations import evaluation_create, evaluation_run
 from recommender.management.commands.train import parse_value
 
-DEFAULT_ALGORITHMS = "popularity,item_knn,als,bpr,ease"
+DEFAULT_ALGORITHMS = "popularity,item_knn,rp3beta,als,bpr,ease"
 COLUMNS = ("precision", "recall", "f1", "map", "ndcg")
 
 
