@@ -98,6 +98,45 @@ class Recommender(ABC):
         """The k items most like each given item (never the item itself), best first."""
         raise NotSupported(f"{self.name} cannot find similar items")
 
+    def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """How much playing item i adds to item j's score, for every i of a row of `sources`
+        (n_rows x m) and j of the same row of `targets` (n_rows x k): n_rows x m x k.
+
+        Models whose score is a sum over the played items give their own weights; others
+        raise NotSupported (and `reasons` then has nothing to say).
+        """
+        raise NotSupported(f"{self.name} cannot say which played item led to a suggestion")
+
+    def reasons(
+        self, user_items_rows: sp.csr_matrix, item_ids: np.ndarray, max_sources: int = 20
+    ) -> np.ndarray:
+        """For each suggestion, the played item that contributed most to it (-1 if none).
+
+        `item_ids` is `recommend`'s output for these rows (n_rows x k). The contribution of a
+        played item i to a suggestion j is confidence(i) * `affinity`(i, j); it is looked for
+        among each listener's `max_sources` highest-confidence items (a reason should be
+        something they play a lot, and this bounds the work). -1 where no contribution is
+        positive, where the suggestion is padding, or where the model cannot say.
+        """
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        rows = self._check_rows(np.arange(item_ids.shape[0]), user_items_rows)
+        reasons = np.full(item_ids.shape, -1, dtype=np.int64)
+        sources, confidences = strongest_items(rows, max_sources)
+        if sources.shape[1] == 0 or item_ids.size == 0:
+            return reasons
+        try:
+            weights = self.affinity(np.maximum(sources, 0), np.maximum(item_ids, 0))
+        except NotSupported:
+            return reasons
+        contributions = confidences[:, :, None] * weights
+        contributions[sources < 0] = 0.0  # padding: no source there
+        best = np.argmax(contributions, axis=1)  # n_rows x k: which source
+        strongest = np.take_along_axis(contributions, best[:, None, :], axis=1)[:, 0, :]
+        found = (strongest > 0) & (item_ids >= 0)
+        chosen = np.take_along_axis(sources, best, axis=1)
+        reasons[found] = chosen[found]
+        return reasons
+
     def save(self, path: Path) -> None:
         """Write the model to one .npz file at exactly `path`, with its name and params."""
         self._check_fitted()
@@ -189,6 +228,25 @@ class Recommender(ABC):
                 f"{self.name} only knows the {n_users} listeners it was trained on "
                 f"(ids 0..{n_users - 1}); unknown: {outside[:10].tolist()}"
             )
+
+
+def strongest_items(rows: sp.csr_matrix, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's m highest-valued columns and their values, highest first (n_rows x m,
+    padded with -1 / 0; fewer columns when no row has m items)."""
+    rows = sp.csr_matrix(rows)
+    lengths = np.diff(rows.indptr)
+    width = int(min(m, lengths.max(initial=0)))
+    columns = np.full((rows.shape[0], width), -1, dtype=np.int64)
+    values = np.zeros((rows.shape[0], width), dtype=np.float32)
+    if width == 0:
+        return columns, values
+    row_of = np.repeat(np.arange(rows.shape[0]), lengths)
+    order = np.lexsort((-rows.data, row_of))  # by row, then the largest value first
+    rank = np.arange(order.size) - rows.indptr[row_of[order]]
+    kept = rank < width
+    columns[row_of[order][kept], rank[kept]] = rows.indices[order][kept]
+    values[row_of[order][kept], rank[kept]] = rows.data[order][kept]
+    return columns, values
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import NotSupported, Recommender
 
 # The product's default blend: the components and weights that won on a validation split
 # carved out of HetRec's training data (benchmarks/quality.py; results/quality.md).
@@ -174,6 +174,19 @@ class Blend(Recommender):
             if weight:
                 total += weight * zscore(component._scores(user_ids, user_items))
         return total.astype(np.float32)
+
+    def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """The affinity of the most heavily weighted component that has one: a reason
+        should name one model's clear link, not a mixture of scales."""
+        ranked = sorted(zip(self._weights(), self.components, strict=True), key=lambda p: -p[0])
+        for weight, component in ranked:
+            if weight <= 0:
+                break
+            try:
+                return component.affinity(sources, targets)
+            except NotSupported:
+                continue
+        raise NotSupported("no component of this blend can say why")
 
     def _state(self) -> dict[str, np.ndarray]:
         return {

@@ -54,6 +54,10 @@ class EASE(Recommender):
         item_ids = self._check_items(item_ids)
         return similar_by_scores(self.weights[:, item_ids].T, item_ids, k)
 
+    def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """B(i, j): a score is exactly the sum of confidence(i) * B(i, j) over played i."""
+        return self.weights[sources[:, :, None], targets[:, None, :]]
+
     def _state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights}
 

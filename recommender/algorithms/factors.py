@@ -41,6 +41,15 @@ class FactorModel(Recommender):
         )
         return similar_by_scores(cosine, item_ids, k)
 
+    def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """item_factors[i] . item_factors[j]: how alike the two items are to the model."""
+        vectors = self.source_vectors()
+        return np.einsum("rmf,rkf->rmk", vectors[sources], self.item_factors[targets])
+
+    def source_vectors(self) -> np.ndarray:
+        """The vectors a played item adds to a listener's factors (the item factors here)."""
+        return self.item_factors
+
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
 

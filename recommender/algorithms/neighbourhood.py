@@ -29,30 +29,19 @@ class Neighbourhood(Recommender):
         scores[scores == 0] = -np.inf
         return similar_by_scores(scores, item_ids, k)
 
-    def neighbour_reasons(self, user_items_rows: sp.csr_matrix, item_ids: np.ndarray) -> np.ndarray:
-        """For each recommended item, the played item that contributed most to its score.
-
-        `item_ids` is recommend's output for these rows (n_rows x k); the answer has the same
-        shape, -1 where an item has no played neighbour (or is itself padding).
-        """
-        item_ids = np.asarray(item_ids, dtype=np.int64)
-        n_rows, k = item_ids.shape
-        rows = self._check_rows(np.arange(n_rows), user_items_rows)
-        flat = item_ids.ravel()
-        valid = flat >= 0
-        # One sparse row per (listener, suggestion): confidence(i) * similarity(i, suggestion).
-        played = rows[np.repeat(np.arange(n_rows), k)[valid]]
-        towards = sp.csr_matrix(self.similarity.T)[flat[valid]]
-        contributions = sp.csr_matrix(played.multiply(towards))
-        contributions.eliminate_zeros()
-        lengths = np.diff(contributions.indptr)
-        # Sorting each row's cells by contribution puts its strongest first, at indptr[row].
-        order = np.lexsort((-contributions.data, np.repeat(np.arange(len(lengths)), lengths)))
-        found = lengths > 0
-        strongest = contributions.indices[order[contributions.indptr[:-1][found]]]
-        reasons = np.full(flat.shape, -1, dtype=np.int64)
-        reasons[np.flatnonzero(valid)[found]] = strongest
-        return reasons.reshape(n_rows, k)
+    def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """weight(i, j) from the sparse item-to-item matrix (0 outside i's neighbours)."""
+        matrix = sp.csr_matrix(self.similarity)
+        matrix.sort_indices()
+        n_items = matrix.shape[1]
+        # Row-major CSR with sorted columns: the cells' keys row * n + col are ascending.
+        keys = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+        keys = keys * n_items + matrix.indices
+        wanted = sources[:, :, None].astype(np.int64) * n_items + targets[:, None, :]
+        found = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        if not len(keys):
+            return np.zeros(wanted.shape, dtype=np.float32)
+        return np.where(keys[found] == wanted, matrix.data[found], 0.0).astype(np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
         matrix = self.similarity
