@@ -241,3 +241,66 @@ class ExplorationReport(Job):
 
     def __str__(self) -> str:
         return f"exploration report {self.pk}"
+
+
+class FeedbackKind(models.TextChoices):
+    LOVE = "love"
+    NOT_FOR_ME = "not_for_me"
+
+
+class Feedback(models.Model):
+    """A listener's word on one song or one artist: loved, or not for me (until `expires_at`).
+
+    Not-for-me keeps the item out of the listener's suggestions at once and out of every
+    later publication while it holds; one feedback per listener and item (the newest wins).
+    """
+
+    listener = models.ForeignKey(Listener, on_delete=models.CASCADE, related_name="feedback")
+    song = models.ForeignKey(
+        "catalog.Song", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    artist = models.ForeignKey(
+        "catalog.Artist", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(song__isnull=False, artist__isnull=True)
+                | Q(song__isnull=True, artist__isnull=False),
+                name="feedback_on_one_song_or_artist",
+            ),
+            models.UniqueConstraint(
+                fields=["listener", "song"],
+                condition=Q(song__isnull=False),
+                name="feedback_once_per_song",
+            ),
+            models.UniqueConstraint(
+                fields=["listener", "artist"],
+                condition=Q(artist__isnull=False),
+                name="feedback_once_per_artist",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"song {self.song_id}" if self.song_id else f"artist {self.artist_id}"
+        return f"{self.kind} on {target} by listener {self.listener_id}"
+
+
+class SubmittedListen(models.Model):
+    """A listen posted through the API with the client's own id for it, so a retried request
+    finds it and records nothing twice."""
+
+    listener = models.ForeignKey(Listener, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=64)
+    listen = models.ForeignKey(Listen, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["listener", "client_id"], name="client_id_once")
+        ]

@@ -22,6 +22,7 @@ class ALS(FactorModel):
     """
 
     name: ClassVar[str] = "als"
+    can_fold_in: ClassVar[bool] = True
     defaults: ClassVar[Mapping[str, Any]] = {
         "factors": 64,
         "regularization": 0.05,

@@ -42,6 +42,12 @@ class Recommender(ABC):
 
     name: ClassVar[str]
     defaults: ClassVar[Mapping[str, Any]] = {}
+    # True when scoring looks listeners up by their training row (learned per-listener
+    # state): such a model can only rank the listeners it was trained on. False when the
+    # rows passed in are all it needs, so new listens and new listeners count at once.
+    needs_known_listeners: ClassVar[bool] = False
+    # True when `recommend(..., recalculate=True)` folds listeners in from their rows.
+    can_fold_in: ClassVar[bool] = False
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.defaults))

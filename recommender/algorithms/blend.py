@@ -50,8 +50,8 @@ class Blend(Recommender):
     blend's seed + i. Each component scores a batch of listeners against every item; each
     listener's scores are normalised per model (z-score across items: (s - mean) / std, 0
     when all scores are equal) so no model wins by its scale alone, then summed with the
-    weights. Choose the weights on a validation
-    split (`evaluation.protocol.tune`). Similar items are not supported.
+    weights. Choose the weights on a validation split (`evaluation.protocol.tune`). Similar
+    items and reasons come from the most heavily weighted component that has them.
     """
 
     name: ClassVar[str] = "blend"
@@ -168,20 +168,67 @@ class Blend(Recommender):
         self.fitted = True
         return self
 
-    def _scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+    @property
+    def needs_known_listeners(self) -> bool:  # type: ignore[override]
+        return any(component.needs_known_listeners for component in self.components)
+
+    @property
+    def can_fold_in(self) -> bool:  # type: ignore[override]
+        return all(
+            component.can_fold_in or not component.needs_known_listeners
+            for component in self.components
+        )
+
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool = True,
+        recalculate: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `Recommender.recommend`; with `recalculate` (when `can_fold_in`), components
+        that can fold listeners in do, so listeners need not be known to any of them."""
+        if recalculate and not self.can_fold_in:
+            raise ValueError("a component of this blend cannot fold listeners in")
+        scorer = self._folded_scores if recalculate else self._scores
+        return self._rank(user_ids, user_items, k, exclude_seen, scorer)
+
+    def _folded_scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        return self._scores(user_ids, user_items, fold=True)
+
+    def _scores(
+        self, user_ids: np.ndarray, user_items: sp.csr_matrix, fold: bool = False
+    ) -> np.ndarray:
         total = np.zeros((len(user_ids), self.n_items), dtype=np.float64)
         for component, weight in zip(self.components, self._weights(), strict=True):
-            if weight:
-                total += weight * zscore(component._scores(user_ids, user_items))
+            if not weight:
+                continue
+            if fold and component.can_fold_in:
+                scores = component._folded_scores(user_ids, user_items)
+            else:
+                scores = component._scores(user_ids, user_items)
+            total += weight * zscore(scores)
         return total.astype(np.float32)
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The similar items of the most heavily weighted component that can find them."""
+        for component in self._by_weight():
+            try:
+                return component.similar_items(item_ids, k)
+            except NotSupported:
+                continue
+        raise NotSupported("no component of this blend can find similar items")
+
+    def _by_weight(self) -> list[Recommender]:
+        """The components with a positive weight, the heaviest first."""
+        pairs = zip(self._weights(), self.components, strict=True)
+        return [component for weight, component in sorted(pairs, key=lambda p: -p[0]) if weight > 0]
 
     def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """The affinity of the most heavily weighted component that has one: a reason
         should name one model's clear link, not a mixture of scales."""
-        ranked = sorted(zip(self._weights(), self.components, strict=True), key=lambda p: -p[0])
-        for weight, component in ranked:
-            if weight <= 0:
-                break
+        for component in self._by_weight():
             try:
                 return component.affinity(sources, targets)
             except NotSupported:

@@ -1,7 +1,7 @@
 """What latent-factor models share: a score is a dot product of listener and item factors."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +16,8 @@ class FactorModel(Recommender):
     Listener ids index `user_factors`, so only listeners seen in training can be scored
     (ALS can also fold a new listener in from their row).
     """
+
+    needs_known_listeners: ClassVar[bool] = True
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         super().__init__(seed=seed, **params)

@@ -74,6 +74,8 @@ class NCF(Recommender):
     thread, so the same seed gives the same model. Scores are logits; listeners must be known.
     """
 
+    needs_known_listeners: ClassVar[bool] = True
+
     name: ClassVar[str] = "ncf"
     defaults: ClassVar[Mapping[str, Any]] = {
         "factors": 16,

@@ -56,6 +56,8 @@ class RatingMF(Recommender):
     Listeners must be known.
     """
 
+    needs_known_listeners: ClassVar[bool] = True
+
     name: ClassVar[str] = "rating"
     defaults: ClassVar[Mapping[str, Any]] = {
         "factors": 32,

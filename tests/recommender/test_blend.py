@@ -148,3 +148,28 @@ def test_an_opted_in_cache_reuses_fitted_components_across_weightings(monkeypatc
     expected = uncached.fit(MATRIX).recommend(LISTENERS, MATRIX, k=K)
     actual = second.recommend(LISTENERS, MATRIX, k=K)
     np.testing.assert_array_equal(actual[0], expected[0])
+
+
+def test_with_recalculate_a_listener_unknown_to_als_is_folded_in():
+    blend = create("blend", components=[ALS, EASE], weights=[1, 1]).fit(MATRIX)
+    assert blend.needs_known_listeners and blend.can_fold_in
+    newcomer = MATRIX[:1]
+    with pytest.raises(ValueError, match="only knows the 60 listeners"):
+        blend.recommend(np.array([60]), newcomer, k=K)
+    folded, _ = blend.recommend(np.array([60]), newcomer, k=K, recalculate=True)
+    als = blend.components[0]
+    expected = 1 * zscore(als._folded_scores(np.array([0]), newcomer)) + zscore(
+        blend.components[1]._scores(np.array([0]), newcomer)
+    )
+    expected[0, newcomer.indices] = -np.inf
+    assert folded[0].tolist() == np.argsort(-expected[0], kind="stable")[:K].tolist()
+
+
+def test_similar_items_and_reasons_come_from_the_heaviest_component_that_has_them():
+    blend = create("blend", components=[{"algorithm": "popularity"}, EASE], weights=[5, 1])
+    blend.fit(MATRIX)
+    ease = blend.components[1]
+    items = np.arange(5)
+    np.testing.assert_array_equal(blend.similar_items(items, 3)[0], ease.similar_items(items, 3)[0])
+    ids, _ = blend.recommend(LISTENERS[:5], MATRIX[:5], k=K)
+    np.testing.assert_array_equal(blend.reasons(MATRIX[:5], ids), ease.reasons(MATRIX[:5], ids))
