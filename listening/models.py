@@ -304,3 +304,6 @@ class SubmittedListen(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["listener", "client_id"], name="client_id_once")
         ]
+
+    def __str__(self) -> str:
+        return f"listen {self.listen_id} sent as {self.client_id!r}"

@@ -78,6 +78,12 @@ class RecommendationSet(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    charts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Level: [[item id, listeners], ...], for listeners with no history.",
+    )
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per step.")
 
     class Meta:
         ordering = ["-created_at"]

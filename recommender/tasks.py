@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import evaluations, training
+from . import evaluations, publishing, serving, training
 
 
 @shared_task(acks_late=True)
@@ -15,3 +15,15 @@ def model_run_train(run_id: int) -> str:
 def evaluation_run(evaluation_id: int) -> str:
     """Run one Evaluation; its row records results, charts, candidate or the failure."""
     return evaluations.evaluation_run(evaluation_id=evaluation_id).status
+
+
+@shared_task(acks_late=True)
+def recommendation_set_publish(run_id: int, top_n: int | None = None) -> int:
+    """Publish one ModelRun; returns the new active set's id (a failure is on the set row)."""
+    return publishing.publish(run_id=run_id, top_n=top_n).pk
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def listener_refresh(listener_id: int) -> bool:
+    """Refold one listener's suggestions in the active set after new listens or feedback."""
+    return serving.refresh_listener(listener_id)

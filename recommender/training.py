@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import scipy.sparse as sp
 from celery import group
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -89,6 +90,18 @@ def model_run_create(
     )
 
 
+def weigh(matrix: InteractionMatrix, weighting: Mapping[str, Any]) -> sp.csr_matrix:
+    """A run's confidences from play and skip counts, by its weighting settings."""
+    weighting = {**DEFAULT_WEIGHTING, **weighting}
+    return confidence(
+        matrix.plays,
+        scheme=weighting["scheme"],
+        alpha=float(weighting["alpha"]),
+        skips=matrix.skips,
+        skip_penalty=float(weighting["skip_penalty"]),
+    )
+
+
 def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> ModelRun:
     """Build the matrix, fit, save; record the snapshot, sizes, timings or the failure."""
     run = ModelRun.objects.get(pk=run_id)
@@ -112,14 +125,7 @@ def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = 
 
         say(f"fitting {run.algorithm} on {matrix.shape[0]:,} x {matrix.shape[1]:,}")
         started = time.perf_counter()
-        weighting = {**DEFAULT_WEIGHTING, **run.weighting}
-        user_items = confidence(
-            matrix.plays,
-            scheme=weighting["scheme"],
-            alpha=float(weighting["alpha"]),
-            skips=matrix.skips,
-            skip_penalty=float(weighting["skip_penalty"]),
-        )
+        user_items = weigh(matrix, run.weighting)
         model = algorithms.create(run.algorithm, seed=run.seed, **run.params)
         model.fit(user_items)
         timings["fit_seconds"] = time.perf_counter() - started

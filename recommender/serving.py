@@ -1,0 +1,396 @@
+"""Reading a listener's suggestions from the active set, and refreshing them after new listens.
+
+Reads go through the cache (Redis when configured): the active set's id for a few seconds,
+and each listener's list, keyed by set, listener and level, until it is refreshed (its key
+is deleted) or a new set is published (the key changes with the set id).
+
+A refresh refolds one listener from their listens as they are now with the active set's
+model (ALS folds them in, item-to-item models sum their neighbours), and replaces their rows
+in the active set. Listens arriving in a burst ask for one refresh (`request_refresh`).
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from catalog.models import Song
+from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
+from recommender import algorithms
+from recommender.data import InteractionMatrix
+from recommender.models import (
+    ListenerRecommendations,
+    ModelRun,
+    RecommendationSet,
+    SetStatus,
+    SimilarItems,
+)
+from recommender.suggestions import Suggestions, roll_up, suggest
+from recommender.training import model_run_load, weigh
+
+log = logging.getLogger(__name__)
+
+ACTIVE_SET_KEY = "recommender:active-set"
+ACTIVE_SET_SECONDS = 5
+LIST_SECONDS = 24 * 3600
+PENDING_SECONDS = 10
+# Fewer distinct items than this: a refresh lists the seeds' similar items, marked fallback.
+MIN_HISTORY = 3
+ROLL_UP_DEPTH = 200
+
+
+@dataclass
+class ActiveSet:
+    id: int
+    run_id: int
+    algorithm: str
+    level: str
+    top_n: int
+    charts: dict[str, list]
+
+
+def _safe_cache(call, *args, default=None):
+    """Cache errors (Redis down) are logged and the database answers instead."""
+    try:
+        return call(*args)
+    except Exception:  # any cache failure means "not cached"
+        log.warning("cache unavailable for %s", getattr(call, "__name__", call), exc_info=True)
+        return default
+
+
+def active_set() -> ActiveSet | None:
+    """The active set (cached for a few seconds; `forget_active_set` on a switch)."""
+    cached = _safe_cache(cache.get, ACTIVE_SET_KEY)
+    if cached is not None:
+        return ActiveSet(**cached) if cached else None
+    found = (
+        RecommendationSet.objects.filter(status=SetStatus.ACTIVE)
+        .select_related("run")
+        .only("id", "top_n", "charts", "run__id", "run__algorithm", "run__level")
+        .first()
+    )
+    value = (
+        {
+            "id": found.pk,
+            "run_id": found.run.pk,
+            "algorithm": found.run.algorithm,
+            "level": found.run.level,
+            "top_n": found.top_n,
+            "charts": found.charts,
+        }
+        if found
+        else {}
+    )
+    _safe_cache(cache.set, ACTIVE_SET_KEY, value, ACTIVE_SET_SECONDS)
+    return ActiveSet(**value) if value else None
+
+
+def forget_active_set() -> None:
+    _safe_cache(cache.delete, ACTIVE_SET_KEY)
+
+
+def list_key(set_id: int, listener_id: int, level: str) -> str:
+    return f"recommender:list:{set_id}:{listener_id}:{level}"
+
+
+def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
+    """A listener's list at `level` from the active set: {"set", "algorithm", "items",
+    "scores", "reasons", "fallback", "refreshed_at"}; the set's charts (fallback) for a
+    listener without a row; None when nothing is published."""
+    current = active_set()
+    if current is None:
+        return None
+    key = list_key(current.id, listener_id, level)
+    cached = _safe_cache(cache.get, key)
+    if cached is not None:
+        return cached
+    row = (
+        ListenerRecommendations.objects.filter(
+            recommendation_set_id=current.id, listener_id=listener_id, level=level
+        )
+        .values("item_ids", "scores", "reasons", "is_fallback", "refreshed_at")
+        .first()
+    )
+    if row is None:
+        chart = current.charts.get(level, [])
+        value = {
+            "items": [item for item, _ in chart],
+            "scores": [score for _, score in chart],
+            "reasons": [None] * len(chart),
+            "fallback": True,
+            "refreshed_at": None,
+        }
+    else:
+        value = {
+            "items": row["item_ids"],
+            "scores": row["scores"],
+            "reasons": row["reasons"],
+            "fallback": row["is_fallback"],
+            "refreshed_at": row["refreshed_at"].isoformat() if row["refreshed_at"] else None,
+        }
+    value.update({"set": current.id, "algorithm": current.algorithm, "level": level})
+    _safe_cache(cache.set, key, value, LIST_SECONDS)
+    return value
+
+
+def forget_lists(listener_id: int) -> None:
+    current = active_set()
+    if current is not None:
+        keys = [list_key(current.id, listener_id, level) for level in ("song", "artist")]
+        _safe_cache(cache.delete_many, keys)
+
+
+# -- removing an item at once (not for me) ------------------------------------------------------
+
+
+def drop_from_lists(listener_id: int, *, song_id: int | None = None, artist_id: int | None = None):
+    """Take a song (and, for an artist, the artist) out of the listener's active lists now."""
+    current = active_set()
+    if current is None:
+        return
+    targets = [("song", song_id)] if song_id else [("artist", artist_id)]
+    with transaction.atomic():
+        for level, item in targets:
+            row = (
+                ListenerRecommendations.objects.select_for_update()
+                .filter(recommendation_set_id=current.id, listener_id=listener_id, level=level)
+                .first()
+            )
+            if row is None or item not in row.item_ids:
+                continue
+            keep = [index for index, value in enumerate(row.item_ids) if value != item]
+            row.item_ids = [row.item_ids[index] for index in keep]
+            row.scores = [row.scores[index] for index in keep]
+            row.reasons = [row.reasons[index] for index in keep]
+            row.save(update_fields=["item_ids", "scores", "reasons"])
+        if artist_id:
+            _drop_songs_by(current.id, listener_id, artist_id)
+    forget_lists(listener_id)
+
+
+def _drop_songs_by(set_id: int, listener_id: int, artist_id: int) -> None:
+    row = (
+        ListenerRecommendations.objects.select_for_update()
+        .filter(recommendation_set_id=set_id, listener_id=listener_id, level="song")
+        .first()
+    )
+    if row is None:
+        return
+    by_artist = set(
+        Song.objects.filter(pk__in=row.item_ids, artist_id=artist_id).values_list("pk", flat=True)
+    )
+    keep = [index for index, value in enumerate(row.item_ids) if value not in by_artist]
+    row.item_ids = [row.item_ids[index] for index in keep]
+    row.scores = [row.scores[index] for index in keep]
+    row.reasons = [row.reasons[index] for index in keep]
+    row.save(update_fields=["item_ids", "scores", "reasons"])
+
+
+# -- refresh ------------------------------------------------------------------------------------
+
+
+def pending_key(listener_id: int) -> str:
+    return f"recommender:refresh-pending:{listener_id}"
+
+
+def request_refresh(listener_id: int) -> bool:
+    """Queue one refresh of the listener after the transaction commits, unless one is
+    already waiting (listens in a burst coalesce); True when queued. Without a cache, every
+    request queues."""
+    from recommender.tasks import listener_refresh
+
+    added = _safe_cache(cache.add, pending_key(listener_id), 1, PENDING_SECONDS, default=True)
+    if not added:
+        return False
+    listener_refresh.delay_on_commit(listener_id)
+    return True
+
+
+@lru_cache(maxsize=1)
+def _model(run_id: int) -> tuple[algorithms.Recommender, np.ndarray, np.ndarray]:
+    """The active run's model and id maps, kept per process (loading is the slow part)."""
+    model, _level, listener_ids, item_ids = model_run_load(ModelRun.objects.get(pk=run_id))
+    return model, listener_ids, item_ids
+
+
+def _listener_row(listener_id: int, level: str, item_ids: np.ndarray, run) -> sp.csr_matrix:
+    """The listener's confidences now, in the model's columns (1 x items)."""
+    field = f"{level}_id"
+    plays = (
+        Listen.objects.filter(listener_id=listener_id, **{f"{field}__isnull": False})
+        .values(field)
+        .annotate(total=Sum("play_count"))
+        .values_list(field, "total")
+    )
+    skip_field = "song_id" if level == "song" else "song__artist_id"
+    skips = (
+        Skip.objects.filter(listener_id=listener_id, **{f"{skip_field}__isnull": False})
+        .values(skip_field)
+        .annotate(total=Count("id"))
+        .values_list(skip_field, "total")
+    )
+
+    def row_of(pairs) -> sp.csr_matrix:
+        pairs = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
+        columns = np.searchsorted(item_ids, pairs[:, 0])
+        columns = np.minimum(columns, max(len(item_ids) - 1, 0))
+        known = (item_ids[columns] == pairs[:, 0]) if len(item_ids) else np.zeros(0, bool)
+        values = pairs[known, 1].astype(np.float32)
+        return sp.csr_matrix(
+            (values, (np.zeros(known.sum(), dtype=np.int64), columns[known])),
+            shape=(1, len(item_ids)),
+        )
+
+    matrix = InteractionMatrix(level, row_of(plays), row_of(skips), np.array([0]), item_ids)
+    return weigh(matrix, run.weighting)
+
+
+def _not_for_me_row(listener_id: int, level: str, item_ids: np.ndarray) -> sp.csr_matrix:
+    field = f"{level}_id"
+    refused = np.array(
+        list(
+            Feedback.objects.filter(
+                listener_id=listener_id, kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False}
+            )
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+            .values_list(field, flat=True)
+        ),
+        dtype=np.int64,
+    )
+    columns = np.searchsorted(item_ids, refused)
+    inside = columns < len(item_ids)
+    inside[inside] &= item_ids[columns[inside]] == refused[inside]
+    data = np.ones(inside.sum(), dtype=np.float32)
+    return sp.csr_matrix(
+        (data, (np.zeros(inside.sum(), dtype=np.int64), columns[inside])),
+        shape=(1, len(item_ids)),
+    )
+
+
+def _seed_fallback(set_id: int, level: str, seeds: list[int], refused: set[int], k: int):
+    """For a listener with few items: their seeds' similar items, best first (ids)."""
+    lists = dict(
+        SimilarItems.objects.filter(
+            recommendation_set_id=set_id, level=level, item_id__in=seeds
+        ).values_list("item_id", "item_ids")
+    )
+    chosen: dict[int, int] = {}
+    for rank in range(max((len(items) for items in lists.values()), default=0)):
+        for seed in seeds:
+            items = lists.get(seed, [])
+            if rank < len(items) and items[rank] not in refused and items[rank] not in seeds:
+                chosen.setdefault(items[rank], seed)
+    ranked = list(chosen.items())[:k]
+    return (
+        [item for item, _ in ranked],
+        [float(k - i) for i in range(len(ranked))],
+        [seed for _, seed in ranked],
+    )
+
+
+def refresh_listener(listener_id: int) -> bool:
+    """Recompute the listener's rows in the active set from their listens now; True if done."""
+    _safe_cache(cache.delete, pending_key(listener_id))
+    current = (
+        RecommendationSet.objects.filter(status=SetStatus.ACTIVE).select_related("run").first()
+    )
+    if current is None or not Listener.objects.filter(pk=listener_id).exists():
+        return False
+    run = current.run
+    model, train_listeners, item_ids = _model(run.pk)
+    level = run.level
+    row = _listener_row(listener_id, level, item_ids, run)
+    refused_row = _not_for_me_row(listener_id, level, item_ids)
+    position = int(np.searchsorted(train_listeners, listener_id))
+    known = position < len(train_listeners) and train_listeners[position] == listener_id
+    depth = max(current.top_n, ROLL_UP_DEPTH) if level == "song" else current.top_n
+    rows: dict[str, tuple[list, list, list, bool]] = {}
+    if row.nnz >= MIN_HISTORY:
+        lists = suggest(
+            model,
+            row,
+            depth,
+            known_rows=np.array([position if known else -1]),
+            excluded=refused_row,
+        )
+    else:
+        lists = Suggestions.empty(1, depth)
+    if lists.items[0, 0] >= 0:
+        rows[level] = _as_ids(lists, item_ids, current.top_n)
+    else:
+        seeds = item_ids[row.indices].tolist()
+        refused = set(item_ids[refused_row.indices].tolist())
+        items, scores, reasons = _seed_fallback(current.pk, level, seeds, refused, current.top_n)
+        rows[level] = (items, scores, reasons, True)
+    if level == "song" and lists.items[0, 0] >= 0:
+        rows["artist"] = _artist_row(listener_id, lists, item_ids, current.top_n)
+    now = timezone.now()
+    with transaction.atomic():
+        for row_level, (items, scores, reasons, fallback) in rows.items():
+            ListenerRecommendations.objects.update_or_create(
+                recommendation_set=current,
+                listener_id=listener_id,
+                level=row_level,
+                defaults={
+                    "item_ids": items,
+                    "scores": scores,
+                    "reasons": reasons,
+                    "is_fallback": fallback,
+                    "refreshed_at": now,
+                },
+            )
+    forget_lists(listener_id)
+    return True
+
+
+def _as_ids(lists: Suggestions, item_ids: np.ndarray, top_n: int):
+    items = lists.items[0, :top_n]
+    valid = items >= 0
+    reasons = lists.reasons[0, :top_n][valid]
+    return (
+        item_ids[items[valid]].tolist(),
+        np.round(lists.scores[0, :top_n][valid].astype(np.float64), 5).tolist(),
+        [int(item_ids[reason]) if reason >= 0 else None for reason in reasons],
+        bool(lists.fallback[0]),
+    )
+
+
+def _artist_row(listener_id: int, songs: Suggestions, song_ids: np.ndarray, top_n: int):
+    """The listener's artist list rolled up from their fresh song list."""
+    columns = np.concatenate([songs.items[0], songs.reasons[0]])
+    wanted = song_ids[columns[columns >= 0]]
+    artist_by_song = dict(
+        Song.objects.filter(pk__in=wanted.tolist()).values_list("pk", "artist_id")
+    )
+    artist_ids = np.array(sorted({a for a in artist_by_song.values() if a}), dtype=np.int64)
+    song_artist = np.full(len(song_ids), -1, dtype=np.int64)
+    for song, artist in artist_by_song.items():
+        if artist:
+            column = int(np.searchsorted(song_ids, song))
+            song_artist[column] = int(np.searchsorted(artist_ids, artist))
+    heard = set(
+        Listen.objects.filter(listener_id=listener_id, artist_id__in=artist_ids.tolist())
+        .values_list("artist_id", flat=True)
+        .distinct()
+    )
+    refused = set(
+        Feedback.objects.filter(
+            listener_id=listener_id, kind=FeedbackKind.NOT_FOR_ME, artist__isnull=False
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .values_list("artist_id", flat=True)
+    )
+    blocked = [int(np.searchsorted(artist_ids, a)) for a in heard | (refused & set(artist_ids))]
+    heard_row = sp.csr_matrix(
+        (np.ones(len(blocked), np.float32), (np.zeros(len(blocked), np.int64), blocked)),
+        shape=(1, max(len(artist_ids), 1)),
+    )
+    artists = roll_up(songs, song_artist, top_n, heard_artists=heard_row)
+    return _as_ids(artists, artist_ids, top_n)
