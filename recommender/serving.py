@@ -9,20 +9,19 @@ model (ALS folds them in, item-to-item models sum their neighbours), and replace
 in the active set. Listens arriving in a burst ask for one refresh (`request_refresh`).
 """
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
+from musicsite.safe_cache import attempt
 from recommender import algorithms
 from recommender.data import InteractionMatrix
 from recommender.models import (
@@ -34,8 +33,6 @@ from recommender.models import (
 )
 from recommender.suggestions import Suggestions, roll_up, suggest
 from recommender.training import model_run_load, weigh
-
-log = logging.getLogger(__name__)
 
 ACTIVE_SET_KEY = "recommender:active-set"
 ACTIVE_SET_SECONDS = 5
@@ -56,18 +53,9 @@ class ActiveSet:
     charts: dict[str, list]
 
 
-def _safe_cache(call, *args, default=None):
-    """Cache errors (Redis down) are logged and the database answers instead."""
-    try:
-        return call(*args)
-    except Exception:  # any cache failure means "not cached"
-        log.warning("cache unavailable for %s", getattr(call, "__name__", call), exc_info=True)
-        return default
-
-
 def active_set() -> ActiveSet | None:
     """The active set (cached for a few seconds; `forget_active_set` on a switch)."""
-    cached = _safe_cache(cache.get, ACTIVE_SET_KEY)
+    cached = attempt("get", ACTIVE_SET_KEY)
     if cached is not None:
         return ActiveSet(**cached) if cached else None
     found = (
@@ -88,12 +76,12 @@ def active_set() -> ActiveSet | None:
         if found
         else {}
     )
-    _safe_cache(cache.set, ACTIVE_SET_KEY, value, ACTIVE_SET_SECONDS)
+    attempt("set", ACTIVE_SET_KEY, value, ACTIVE_SET_SECONDS)
     return ActiveSet(**value) if value else None
 
 
 def forget_active_set() -> None:
-    _safe_cache(cache.delete, ACTIVE_SET_KEY)
+    attempt("delete", ACTIVE_SET_KEY)
 
 
 def list_key(set_id: int, listener_id: int, level: str) -> str:
@@ -108,7 +96,7 @@ def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
     if current is None:
         return None
     key = list_key(current.id, listener_id, level)
-    cached = _safe_cache(cache.get, key)
+    cached = attempt("get", key)
     if cached is not None:
         return cached
     row = (
@@ -136,7 +124,7 @@ def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
             "refreshed_at": row["refreshed_at"].isoformat() if row["refreshed_at"] else None,
         }
     value.update({"set": current.id, "algorithm": current.algorithm, "level": level})
-    _safe_cache(cache.set, key, value, LIST_SECONDS)
+    attempt("set", key, value, LIST_SECONDS)
     return value
 
 
@@ -144,7 +132,7 @@ def forget_lists(listener_id: int) -> None:
     current = active_set()
     if current is not None:
         keys = [list_key(current.id, listener_id, level) for level in ("song", "artist")]
-        _safe_cache(cache.delete_many, keys)
+        attempt("delete_many", keys)
 
 
 # -- removing an item at once (not for me) ------------------------------------------------------
@@ -206,7 +194,7 @@ def request_refresh(listener_id: int) -> bool:
     request queues."""
     from recommender.tasks import listener_refresh
 
-    added = _safe_cache(cache.add, pending_key(listener_id), 1, PENDING_SECONDS, default=True)
+    added = attempt("add", pending_key(listener_id), 1, PENDING_SECONDS, default=True)
     if not added:
         return False
     listener_refresh.delay_on_commit(listener_id)
@@ -297,7 +285,7 @@ def _seed_fallback(set_id: int, level: str, seeds: list[int], refused: set[int],
 
 def refresh_listener(listener_id: int) -> bool:
     """Recompute the listener's rows in the active set from their listens now; True if done."""
-    _safe_cache(cache.delete, pending_key(listener_id))
+    attempt("delete", pending_key(listener_id))
     current = (
         RecommendationSet.objects.filter(status=SetStatus.ACTIVE).select_related("run").first()
     )

@@ -84,9 +84,14 @@ class CatalogResolver:
     def resolve(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add `listener_id`, `artist_id`, `release_id` and `song_id` to clean rows."""
         frame = frame.copy()
+        frame["listener_id"] = self._listener_ids(frame["listener"])
+        return self.resolve_catalog(frame)
+
+    def resolve_catalog(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add `artist_id`, `release_id` and `song_id` to clean rows (listeners untouched)."""
+        frame = frame.copy()
         for column in ("artist_mbid", "song_mbid", "release_mbid"):
             frame[column] = _valid_uuid(frame[column])
-        frame["listener_id"] = self._listener_ids(frame["listener"])
         frame["artist_id"] = self._artist_ids(frame)
         frame["release_id"] = self._release_ids(frame)
         frame["song_id"] = self._song_ids(frame)

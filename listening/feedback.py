@@ -1,0 +1,39 @@
+"""A listener's love or not-for-me on a song or an artist."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from listening.models import Feedback, FeedbackKind, Listener
+
+
+def feedback_give(
+    listener: Listener,
+    *,
+    kind: str,
+    song_id: int | None = None,
+    artist_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> Feedback:
+    """Record (or replace) the listener's word on one song or artist.
+
+    Not-for-me takes the item out of the listener's active suggestions at once (and, for an
+    artist, their songs too); later publications and refreshes keep it out while it holds.
+    """
+    if (song_id is None) == (artist_id is None):
+        raise ValueError("feedback is on one song or one artist")
+    if kind not in FeedbackKind.values:
+        raise ValueError(f"kind must be one of {', '.join(FeedbackKind.values)}")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValueError("expires_at must be in the future")
+    target = {"song_id": song_id} if song_id is not None else {"artist_id": artist_id}
+    with transaction.atomic():
+        feedback, _ = Feedback.objects.update_or_create(
+            listener=listener, **target, defaults={"kind": kind, "expires_at": expires_at}
+        )
+    if kind == FeedbackKind.NOT_FOR_ME:
+        from recommender.serving import drop_from_lists
+
+        drop_from_lists(listener.pk, song_id=song_id, artist_id=artist_id)
+    return feedback
