@@ -3,12 +3,28 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import SimpleRouter
+
+from catalog.api import ArtistViewSet, ChartsView, SongViewSet
+from listening.api import MyFeedbackView, MyListensView
+from recommender.api import MyRecommendationsView
 
 from . import views
 
+router = SimpleRouter()
+router.register("songs", SongViewSet, basename="song")
+router.register("artists", ArtistViewSet, basename="artist")
+
 api_v1 = [
+    path("auth/token/", obtain_auth_token, name="token"),
+    path("me/recommendations/", MyRecommendationsView.as_view(), name="my-recommendations"),
+    path("me/listens/", MyListensView.as_view(), name="my-listens"),
+    path("me/feedback/", MyFeedbackView.as_view(), name="my-feedback"),
+    path("charts/", ChartsView.as_view(), name="charts"),
     path("schema/", SpectacularAPIView.as_view(api_version="1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
+    *router.urls,
 ]
 
 urlpatterns = [
@@ -18,6 +34,8 @@ urlpatterns = [
     path("staff/", include("listening.urls")),
     path("staff/", include("recommender.urls")),
     path("api/v1/", include((api_v1, "api-v1"))),
+    path("api/schema/", SpectacularAPIView.as_view(api_version="1"), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 if settings.DEBUG:

@@ -88,6 +88,11 @@ def list_key(set_id: int, listener_id: int, level: str) -> str:
     return f"recommender:list:{set_id}:{listener_id}:{level}"
 
 
+def entries_key(list_cache_key: str) -> str:
+    """Where readers keep a list joined with its songs' or artists' details."""
+    return f"{list_cache_key}:entries"
+
+
 def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
     """A listener's list at `level` from the active set: {"set", "algorithm", "items",
     "scores", "reasons", "fallback", "refreshed_at"}; the set's charts (fallback) for a
@@ -128,11 +133,31 @@ def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
     return value
 
 
+def similar_ids(level: str, item_id: int) -> tuple[int | None, list[int]]:
+    """(active set id, the item's similar item ids) — (None, []) before a publication."""
+    current = active_set()
+    if current is None:
+        return None, []
+    key = f"recommender:similar:{current.id}:{level}:{item_id}"
+    cached = attempt("get", key)
+    if cached is None:
+        cached = (
+            SimilarItems.objects.filter(
+                recommendation_set_id=current.id, level=level, item_id=item_id
+            )
+            .values_list("item_ids", flat=True)
+            .first()
+            or []
+        )
+        attempt("set", key, cached, LIST_SECONDS)
+    return current.id, cached
+
+
 def forget_lists(listener_id: int) -> None:
     current = active_set()
     if current is not None:
         keys = [list_key(current.id, listener_id, level) for level in ("song", "artist")]
-        attempt("delete_many", keys)
+        attempt("delete_many", keys + [entries_key(key) for key in keys])
 
 
 # -- removing an item at once (not for me) ------------------------------------------------------

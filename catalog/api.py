@@ -1,0 +1,131 @@
+"""Catalogue endpoints: songs and artists (search, filter, similar) and the charts. Public."""
+
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from musicsite.api_errors import ERRORS
+from recommender.serving import similar_ids
+
+from .charts import charts
+from .models import Artist, Song
+from .names import match_key
+from .serializers import ArtistSerializer, SongSerializer, artist_data, song_data
+
+SEARCH = OpenApiParameter("search", str, description="Words in the title or the artist's name.")
+ARTIST = OpenApiParameter("artist", int, description="Only this artist's songs (artist id).")
+
+
+def _in_order(model, ids: list[int], related: tuple[str, ...] = ()) -> list:
+    """The objects with these ids, in this order (missing ones left out), in one query."""
+    found = model.objects.select_related(*related).in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+SIMILAR_RESPONSE = inline_serializer(
+    "SimilarItems",
+    {"set": serializers.IntegerField(allow_null=True), "results": serializers.ListField()},
+)
+
+
+@extend_schema(tags=["catalogue"], responses={**ERRORS})
+class SongViewSet(viewsets.ReadOnlyModelViewSet):
+    """Songs: list (search, filter by artist), one song, its similar songs."""
+
+    serializer_class = SongSerializer
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        songs = Song.objects.select_related("artist", "release").order_by("pk")
+        words = self.request.query_params.get("search", "").strip()
+        if words:
+            key = match_key(words)
+            songs = songs.filter(Q(title_key__contains=key) | Q(artist__name_key__contains=key))
+        artist = self.request.query_params.get("artist")
+        if artist:
+            if not artist.isdigit():
+                raise serializers.ValidationError({"artist": "must be an artist id"})
+            songs = songs.filter(artist_id=int(artist))
+        return songs
+
+    @extend_schema(parameters=[SEARCH, ARTIST])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: SIMILAR_RESPONSE, **ERRORS})
+    @action(detail=True)
+    def similar(self, request, pk=None):
+        """The songs most like this one in the published set (empty before a publication)."""
+        song = self.get_object()
+        set_id, ids = similar_ids("song", song.pk)
+        songs = _in_order(Song, ids, ("artist", "release"))
+        return Response({"set": set_id, "results": [song_data(s) for s in songs]})
+
+
+@extend_schema(tags=["catalogue"], responses={**ERRORS})
+class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
+    """Artists: list (search), one artist, its similar artists."""
+
+    serializer_class = ArtistSerializer
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        artists = Artist.objects.order_by("pk")
+        words = self.request.query_params.get("search", "").strip()
+        if words:
+            artists = artists.filter(name_key__contains=match_key(words))
+        return artists
+
+    @extend_schema(parameters=[SEARCH])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: SIMILAR_RESPONSE, **ERRORS})
+    @action(detail=True)
+    def similar(self, request, pk=None):
+        """The artists most like this one in the published set (empty before a publication)."""
+        artist = self.get_object()
+        set_id, ids = similar_ids("artist", artist.pk)
+        return Response(
+            {"set": set_id, "results": [artist_data(a) for a in _in_order(Artist, ids)]}
+        )
+
+
+class ChartsView(APIView):
+    """Top songs and artists by listeners, overall and in the last 30 days of listening."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(tags=["catalogue"], responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request):
+        data = charts()
+        song_ids = {row["id"] for part in data["songs"].values() for row in part}
+        artist_ids = {row["id"] for part in data["artists"].values() for row in part}
+        songs = Song.objects.select_related("artist", "release").in_bulk(song_ids)
+        artists = Artist.objects.in_bulk(artist_ids)
+
+        def rows(part, objects, shape, name):
+            return [
+                {
+                    name: shape(objects[row["id"]]),
+                    "listeners": row["listeners"],
+                    "plays": row["plays"],
+                }
+                for row in part
+                if row["id"] in objects
+            ]
+
+        return Response(
+            {
+                "recent_since": data["recent_since"],
+                "songs": {k: rows(v, songs, song_data, "song") for k, v in data["songs"].items()},
+                "artists": {
+                    k: rows(v, artists, artist_data, "artist") for k, v in data["artists"].items()
+                },
+            }
+        )

@@ -1,0 +1,82 @@
+"""One error body for every API failure, and its description in the OpenAPI schema.
+
+Every error is {"error": {"status": 400, "code": "invalid", "message": "...", "details":
+...}}: `code` is stable for programs, `message` is for people, `details` holds per-field or
+per-item errors when there are any.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+ERROR_BODY = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorDetail",
+            {
+                "status": serializers.IntegerField(),
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.JSONField(required=False),
+            },
+        )
+    },
+)
+
+
+def _response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ERROR_BODY, description=description)
+
+
+# The errors any endpoint may answer with, for `extend_schema(responses=...)`.
+ERRORS = {
+    400: _response("Invalid request: `details` says what and where."),
+    401: _response("Not signed in: send `Authorization: Token <key>`."),
+    403: _response("Signed in, but not allowed."),
+    404: _response("No such object."),
+    429: _response("Too many requests: retry after the `Retry-After` header's seconds."),
+}
+
+
+CODES_BY_STATUS = {403: "permission_denied", 404: "not_found"}
+
+
+def _message(data) -> str:
+    if isinstance(data, dict) and isinstance(data.get("detail"), str):
+        return data["detail"]
+    if isinstance(data, list) and data and isinstance(data[0], str):
+        return data[0]
+    return "The request is invalid: see details."
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, with its body wrapped in the one error shape."""
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    # Django's Http404 and PermissionDenied reach here unconverted: name them by status.
+    code = getattr(exc, "default_code", None) or CODES_BY_STATUS.get(response.status_code, "error")
+    codes = getattr(exc, "get_codes", None)
+    if callable(codes):
+        found = codes()
+        if isinstance(found, str):
+            code = found
+    error = {"status": response.status_code, "code": code, "message": _message(data)}
+    if response.status_code == status.HTTP_400_BAD_REQUEST or not (
+        isinstance(data, dict) and set(data) <= {"detail"}
+    ):
+        error["details"] = data
+    response.data = {"error": error}
+    return response
+
+
+def error_response(status_code: int, code: str, message: str, details=None) -> Response:
+    """The error body for errors raised outside DRF's exceptions (details kept as given:
+    DRF's ValidationError would turn every value into text)."""
+    error = {"status": status_code, "code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return Response({"error": error}, status=status_code)

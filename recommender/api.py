@@ -1,0 +1,91 @@
+"""The listener's suggestions as the API serves them: ready-made, cached, paginated."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.models import Artist, Song
+from catalog.serializers import artist_data, song_data
+from listening.models import Listener
+from musicsite.api_errors import ERRORS
+from musicsite.safe_cache import attempt
+
+from . import serving
+
+LEVEL = OpenApiParameter(
+    "level", str, enum=["song", "artist"], description="Songs (default) or artists."
+)
+
+
+def entries(listener_id: int, level: str) -> dict | None:
+    """The listener's list joined with each item's and reason's details (cached until the
+    list changes); None before anything is published."""
+    listed = serving.listener_list(listener_id, level)
+    if listed is None:
+        return None
+    key = serving.entries_key(serving.list_key(listed["set"], listener_id, level))
+    cached = attempt("get", key)
+    if cached is not None:
+        return cached
+    ids = set(listed["items"]) | {reason for reason in listed["reasons"] if reason}
+    if level == "song":
+        objects, shape = Song.objects.select_related("artist", "release").in_bulk(ids), song_data
+    else:
+        objects, shape = Artist.objects.in_bulk(ids), artist_data
+    results = []
+    for item, score, reason in zip(
+        listed["items"], listed["scores"], listed["reasons"], strict=True
+    ):
+        if item not in objects:  # removed from the catalogue since publication
+            continue
+        results.append(
+            {
+                "rank": len(results) + 1,
+                level: shape(objects[item]),
+                "score": score,
+                "reason": {level: shape(objects[reason])} if reason in objects else None,
+            }
+        )
+    value = {
+        "set": listed["set"],
+        "model": listed["algorithm"],
+        "level": level,
+        "fallback": listed["fallback"],
+        "refreshed_at": listed["refreshed_at"],
+        "results": results,
+    }
+    attempt("set", key, value, serving.LIST_SECONDS)
+    return value
+
+
+class SuggestionPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class MyRecommendationsView(APIView):
+    """GET: the signed-in listener's suggestions from the active set, best first.
+
+    Each result has the song (or artist), its score, and its reason: the item the listener
+    played that led to it (null when the model cannot say). `fallback` is true when the
+    list is not the model's own ranking (too little history: what listeners who share the
+    listener's few items play, or the charts). `set` and `model` name the publication.
+    """
+
+    @extend_schema(tags=["me"], parameters=[LEVEL], responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request):
+        level = request.query_params.get("level", "song")
+        if level not in ("song", "artist"):
+            raise ValidationError({"level": "must be song or artist"})
+        listener = Listener.objects.for_user(request.user)
+        value = entries(listener.pk, level)
+        if value is None:
+            raise NotFound("no suggestions have been published yet")
+        paginator = SuggestionPagination()
+        page = paginator.paginate_queryset(value["results"], request, view=self)
+        body = paginator.get_paginated_response(page).data
+        return Response({key: v for key, v in value.items() if key != "results"} | body)

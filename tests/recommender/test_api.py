@@ -1,0 +1,306 @@
+"""The REST API end to end: auth, the listener's suggestions, listens, feedback, catalogue."""
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from catalog.models import Artist, Song
+from listening.generator import generate
+from listening.listen_import import listen_import_create, listen_import_run
+from listening.models import Feedback, Listen, Listener
+from recommender import publishing
+from recommender.training import model_run_create, model_run_train
+from tests.factories import UserFactory
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def catalogue(db, tmp_path):
+    path = tmp_path / "scrobbles.tsv"
+    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
+    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    cache.clear()
+
+
+def account(name: str) -> tuple[APIClient, Listener]:
+    """A signed-in client whose listener has played five songs."""
+    user = UserFactory(username=name, password=PASSWORD)
+    listener = Listener.objects.for_user(user)
+    songs = Song.objects.order_by("?")[:5]
+    for song in songs:
+        Listen.objects.create(listener=listener, song=song, artist_id=song.artist_id, play_count=4)
+    client = APIClient()
+    token = client.post(
+        reverse("api-v1:token"), {"username": name, "password": PASSWORD}, format="json"
+    ).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client, listener
+
+
+def publish() -> int:
+    run = model_run_create(algorithm="item_knn", level="song")
+    model_run_train(run_id=run.pk)
+    return publishing.publish(run_id=run.pk, top_n=30).pk
+
+
+def suggestions(client: APIClient, **params) -> dict:
+    response = client.get(reverse("api-v1:my-recommendations"), params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+# -- auth and permissions -----------------------------------------------------------------------
+
+
+def test_a_token_is_exchanged_for_a_username_and_password(catalogue):
+    UserFactory(username="ann", password=PASSWORD)
+    url = reverse("api-v1:token")
+    good = APIClient().post(url, {"username": "ann", "password": PASSWORD}, format="json")
+    assert good.status_code == 200 and len(good.json()["token"]) == 40
+    bad = APIClient().post(url, {"username": "ann", "password": "wrong"}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid" and "details" in bad.json()["error"]
+
+
+@pytest.mark.parametrize("name", ["my-recommendations", "my-listens", "my-feedback"])
+def test_anonymous_clients_get_401_with_the_error_body(catalogue, name):
+    response = APIClient().get(reverse(f"api-v1:{name}"))
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_session_signs_in_too(catalogue):
+    user = UserFactory(username="sam", password=PASSWORD)
+    client = APIClient()
+    client.force_login(user)
+    assert client.get(reverse("api-v1:my-listens")).status_code == 200
+
+
+# -- suggestions --------------------------------------------------------------------------------
+
+
+def test_suggestions_come_with_details_reasons_and_pages(catalogue):
+    client, listener = account("ann")
+    assert client.get(reverse("api-v1:my-recommendations")).status_code == 404
+    set_id = publish()
+
+    first = suggestions(client, page_size=10)
+
+    assert first["set"] == set_id and first["model"] == "item_knn" and not first["fallback"]
+    assert first["count"] == 30 and len(first["results"]) == 10 and first["next"]
+    heard = set(Listen.objects.filter(listener=listener).values_list("song_id", flat=True))
+    for rank, entry in enumerate(first["results"], start=1):
+        assert entry["rank"] == rank
+        assert entry["song"]["id"] not in heard
+        assert entry["song"]["artist"]["name"]
+        assert entry["reason"] is None or entry["reason"]["song"]["id"] in heard
+    assert any(entry["reason"] for entry in first["results"])
+    second = client.get(first["next"]).json()
+    assert [e["rank"] for e in second["results"]] == list(range(11, 21))
+    artists = suggestions(client, level="artist")
+    assert artists["level"] == "artist" and artists["results"][0]["artist"]["name"]
+    bad = client.get(reverse("api-v1:my-recommendations"), {"level": "album"})
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["level"]
+
+
+def test_each_listener_reads_only_their_own_list(catalogue):
+    ann, ann_listener = account("ann")
+    bob, _ = account("bob")
+    publish()
+    assert suggestions(ann)["results"] != suggestions(bob)["results"]
+    ann_history = {e["id"] for e in ann.get(reverse("api-v1:my-listens")).json()["results"]}
+    assert ann_history == set(
+        Listen.objects.filter(listener=ann_listener).values_list("pk", flat=True)
+    )
+
+
+def test_reading_a_list_takes_a_bounded_number_of_queries(
+    catalogue, django_assert_max_num_queries, django_assert_num_queries
+):
+    client, _ = account("ann")
+    publish()
+    cache.clear()
+    with django_assert_max_num_queries(6):  # token, listener, set, row, songs (+ reasons)
+        suggestions(client, page_size=30)
+    with django_assert_num_queries(2):  # then only the token and the listener
+        suggestions(client, page_size=30)
+
+
+# -- listens ------------------------------------------------------------------------------------
+
+
+def test_posted_listens_are_stored_once_and_refresh_the_list(
+    catalogue, django_capture_on_commit_callbacks
+):
+    client, listener = account("ann")
+    publish()
+    before = suggestions(client, page_size=30)
+    top = before["results"][0]["song"]
+    url = reverse("api-v1:my-listens")
+    body = {
+        "listens": [
+            {"song": top["id"], "client_id": "phone-1", "played_at": "2026-11-01T10:00:00Z"},
+            {"artist": "Nobody Known", "title": "A New Song", "client_id": "phone-2"},
+        ]
+    }
+
+    with django_capture_on_commit_callbacks(execute=True) as refreshes:
+        first = client.post(url, body, format="json")
+        again = client.post(url, body, format="json")
+
+    assert first.status_code == 201 and first.json()["recorded"] == 2
+    assert len(refreshes) == 1  # nothing new the second time: no refresh
+    assert again.status_code == 201
+    assert again.json()["recorded"] == 0 and again.json()["duplicates"] == [0, 1]
+    assert Listen.objects.filter(listener=listener).count() == 7
+    created = Song.objects.get(title="A New Song")
+    assert created.artist.name == "Nobody Known"
+    after = suggestions(client, page_size=30)
+    assert after["refreshed_at"] is not None
+    assert top["id"] not in [entry["song"]["id"] for entry in after["results"]]
+    history = client.get(url, {"page_size": 2}).json()
+    assert history["count"] == 7 and history["results"][0]["song"]["title"] == "A New Song"
+
+
+def test_an_invalid_item_is_reported_by_index_and_nothing_is_stored(catalogue):
+    client, listener = account("ann")
+    song = Song.objects.first()
+    body = {
+        "listens": [
+            {"song": song.pk},
+            {"song": 10**9},
+            {"artist": "x"},
+            {"song": song.pk, "played_at": "yesterday-ish"},
+            {"song": song.pk, "play_count": 0, "mood": "happy"},
+        ]
+    }
+    response = client.post(reverse("api-v1:my-listens"), body, format="json")
+    assert response.status_code == 400
+    errors = response.json()["error"]["details"]["listens"]
+    assert {(e["index"], e["field"]) for e in errors} >= {
+        (1, "song"),
+        (2, "title"),
+        (3, "played_at"),
+        (4, "play_count"),
+        (4, "mood"),
+    }
+    assert Listen.objects.filter(listener=listener).count() == 5
+    too_many = {"listens": [{"song": song.pk}] * 1001}
+    refused = client.post(reverse("api-v1:my-listens"), too_many, format="json")
+    assert refused.status_code == 400 and "at most 1000" in str(refused.json())
+
+
+# -- feedback -----------------------------------------------------------------------------------
+
+
+def test_not_for_me_removes_a_song_at_once_and_at_the_next_publication(catalogue):
+    client, _ = account("ann")
+    publish()
+    refused = suggestions(client)["results"][0]["song"]["id"]
+    response = client.post(
+        reverse("api-v1:my-feedback"), {"kind": "not_for_me", "song": refused}, format="json"
+    )
+    assert response.status_code == 201 and response.json()["song"] == refused
+    assert refused not in [e["song"]["id"] for e in suggestions(client, page_size=50)["results"]]
+    publish()
+    assert refused not in [e["song"]["id"] for e in suggestions(client, page_size=50)["results"]]
+    listed = client.get(reverse("api-v1:my-feedback")).json()["results"]
+    assert [(f["kind"], f["song"]) for f in listed] == [("not_for_me", refused)]
+
+
+def test_not_for_me_on_an_artist_removes_the_artist_and_their_songs(catalogue):
+    client, _ = account("ann")
+    publish()
+    artist = suggestions(client, level="artist")["results"][0]["artist"]["id"]
+    client.post(reverse("api-v1:my-feedback"), {"kind": "not_for_me", "artist": artist})
+    assert artist not in [e["artist"]["id"] for e in suggestions(client, level="artist")["results"]]
+    songs = suggestions(client, page_size=50)["results"]
+    assert artist not in [e["song"]["artist"]["id"] for e in songs]
+
+
+def test_feedback_needs_exactly_one_target_and_a_known_kind(catalogue):
+    client, listener = account("ann")
+    song, artist = Song.objects.first(), Artist.objects.first()
+    url = reverse("api-v1:my-feedback")
+    both = client.post(url, {"kind": "love", "song": song.pk, "artist": artist.pk}, format="json")
+    neither = client.post(url, {"kind": "love"}, format="json")
+    odd = client.post(url, {"kind": "meh", "song": song.pk}, format="json")
+    past = client.post(
+        url, {"kind": "love", "song": song.pk, "expires_at": "2000-01-01T00:00:00Z"}, format="json"
+    )
+    assert [r.status_code for r in (both, neither, odd, past)] == [400, 400, 400, 400]
+    loved = client.post(url, {"kind": "love", "song": song.pk}, format="json")
+    assert loved.status_code == 201
+    client.post(url, {"kind": "not_for_me", "song": song.pk}, format="json")
+    assert Feedback.objects.get(listener=listener, song=song).kind == "not_for_me"
+
+
+# -- catalogue ----------------------------------------------------------------------------------
+
+
+def test_songs_search_filter_detail_and_similar(catalogue):
+    song = Song.objects.select_related("artist").first()
+    client = APIClient()
+    found = client.get(reverse("api-v1:song-list"), {"search": song.title.upper()}).json()
+    assert song.pk in [s["id"] for s in found["results"]]
+    by_artist = client.get(reverse("api-v1:song-list"), {"artist": song.artist_id}).json()
+    assert {s["artist"]["id"] for s in by_artist["results"]} == {song.artist_id}
+    detail = client.get(reverse("api-v1:song-detail", args=[song.pk])).json()
+    assert detail["title"] == song.title and detail["artist"]["name"] == song.artist.name
+    missing = client.get(reverse("api-v1:song-detail", args=[10**9]))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert client.get(reverse("api-v1:song-similar", args=[song.pk])).json() == {
+        "set": None,
+        "results": [],
+    }
+    set_id = publish()
+    similar = client.get(reverse("api-v1:song-similar", args=[song.pk])).json()
+    assert similar["set"] == set_id and len(similar["results"]) > 0
+    assert song.pk not in [s["id"] for s in similar["results"]]
+    artist_similar = client.get(reverse("api-v1:artist-similar", args=[song.artist_id])).json()
+    assert artist_similar["results"] and artist_similar["results"][0]["name"]
+
+
+def test_charts_list_top_songs_and_artists_with_details(catalogue, django_assert_max_num_queries):
+    client = APIClient()
+    charts = client.get(reverse("api-v1:charts")).json()
+    overall = charts["songs"]["overall"]
+    assert len(overall) == 20 and overall[0]["song"]["title"]
+    assert [row["listeners"] for row in overall] == sorted(
+        (row["listeners"] for row in overall), reverse=True
+    )
+    assert charts["artists"]["recent"] and charts["recent_since"]
+    with django_assert_max_num_queries(2):  # cached aggregate: songs and artists only
+        client.get(reverse("api-v1:charts"))
+
+
+def test_anonymous_clients_are_throttled_with_the_error_body(catalogue, settings):
+    rates = {"anon": "2/minute", "user": "1000/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    from rest_framework import throttling
+
+    throttling.AnonRateThrottle.THROTTLE_RATES = rates
+    try:
+        client = APIClient()
+        codes = [client.get(reverse("api-v1:charts")).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        assert client.get(reverse("api-v1:charts")).json()["error"]["code"] == "throttled"
+    finally:
+        from rest_framework.settings import api_settings
+
+        throttling.AnonRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_the_openapi_schema_and_docs_are_served(catalogue):
+    client = APIClient()
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert {"/api/v1/me/recommendations/", "/api/v1/me/listens/", "/api/v1/auth/token/"} <= set(
+        paths
+    )
+    assert "401" in paths["/api/v1/me/recommendations/"]["get"]["responses"]
+    assert client.get("/api/docs/").status_code == 200
