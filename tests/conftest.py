@@ -92,7 +92,8 @@ class WorkerProcess:
             "REDIS_URL": settings.REDIS_URL,
             # Files the worker writes stay in the test's own folder.
             "MEDIA_ROOT": str(log_path.parent / "worker-media"),
-            "RECOMMENDER_ARTIFACT_DIR": str(log_path.parent / "worker-artifacts"),
+            # The test's own artifacts: what it trains, the worker serves, and vice versa.
+            "RECOMMENDER_ARTIFACT_DIR": str(settings.RECOMMENDER["ARTIFACT_DIR"]),
         }
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         self._log = open(log_path, "w")  # noqa: SIM115  (closed in stop())
@@ -143,8 +144,12 @@ class WorkerProcess:
 def celery_worker_process(transactional_db, tmp_path):
     """Start a real worker against this test's database; stop it afterwards."""
     worker = WorkerProcess(tmp_path / "worker.log")
+    # Tasks queued without a queue (delay, delay_on_commit) go to this worker's queue.
+    default_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = worker.queue
     try:
         worker.wait_ready()
         yield worker
     finally:
+        celery_app.conf.task_default_queue = default_queue
         worker.stop()
