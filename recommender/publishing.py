@@ -120,7 +120,7 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
     say(f"ranking for {rows.shape[0]:,} listeners", 0.15)
     started = time.perf_counter()
     depth = max(new_set.top_n, ROLL_UP_DEPTH) if level == "song" else new_set.top_n
-    lists = _lists(model, rows, known_rows, excluded, depth)
+    lists = _lists(model, rows, known_rows, excluded, depth, explain=new_set.top_n)
     timings["rank_seconds"] = time.perf_counter() - started
 
     say("writing the lists", 0.6)
@@ -129,7 +129,7 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
     _write_lists(new_set, matrix.listener_ids, level, lists, train_items, new_set.top_n)
     if level == "song":
         artist_lists, artist_ids, heard = _artist_lists(
-            lists, rows, train_items, matrix.listener_ids, new_set.top_n
+            model, lists, rows, train_items, matrix.listener_ids, new_set.top_n
         )
         _write_lists(new_set, matrix.listener_ids, "artist", artist_lists, artist_ids, None)
         charts_by_level["artist"] = _chart_ids(heard, artist_ids, new_set.top_n)
@@ -193,11 +193,12 @@ def _lists(
     known_rows: np.ndarray,
     excluded: sp.csr_matrix,
     k: int,
+    explain: int,
 ) -> Suggestions:
     """The model's lists for listeners with enough history, cold start for the rest (and
-    for anyone the model could not rank)."""
+    for anyone the model could not rank). Reasons for the first `explain` slots."""
     history = np.diff(rows.indptr)
-    lists = suggest(model, rows, k, known_rows=known_rows, excluded=excluded)
+    lists = suggest(model, rows, k, known_rows=known_rows, excluded=excluded, explain=explain)
     cold = np.flatnonzero((history < MIN_HISTORY) | (lists.items[:, 0] < 0))
     if len(cold):
         lists.place(cold, cold_start(rows[cold], rows, k, excluded=excluded[cold]))
@@ -205,6 +206,7 @@ def _lists(
 
 
 def _artist_lists(
+    model: algorithms.Recommender,
     songs: Suggestions,
     rows: sp.csr_matrix,
     song_ids: np.ndarray,
@@ -230,7 +232,13 @@ def _artist_lists(
     heard = sp.csr_matrix(rows @ to_artist)
     excluded = _not_for_me(listener_ids, "artist", artist_ids)
     blocked = sp.csr_matrix(heard + excluded)
-    lists = roll_up(songs, artist_of, top_n, heard_artists=blocked)
+    lists, best_songs = roll_up(songs, artist_of, top_n, heard_artists=blocked)
+    # An artist's reason: the artist of what led to its best song (found here, as the model
+    # explained only the songs that are listed).
+    modelled = ~lists.fallback
+    if modelled.any():
+        reasons = model.reasons(rows[modelled], best_songs[modelled])
+        lists.reasons[modelled] = np.where(reasons >= 0, artist_of[np.maximum(reasons, 0)], -1)
     return lists, artist_ids, heard
 
 
@@ -341,6 +349,19 @@ def _write_similar(new_set: RecommendationSet, level: str, similar, item_ids: np
     _bulk_insert(SimilarItems._meta.db_table, columns, records)
 
 
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format (formatting rows ourselves is several times faster
+    than psycopg's per-row `write_row`)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    return str(value).translate(COPY_ESCAPES)
+
+
 def _bulk_insert(table: str, columns: tuple[str, ...], records: Iterable[tuple]) -> None:
     """Rows into `table`: COPY on PostgreSQL, large executemany batches elsewhere."""
     if connection.vendor == "postgresql":
@@ -349,8 +370,14 @@ def _bulk_insert(table: str, columns: tuple[str, ...], records: Iterable[tuple])
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
+            lines: list[str] = []
             for record in records:
-                copy.write_row(record)
+                lines.append("\t".join(map(_copy_text, record)))
+                if len(lines) >= WRITE_BATCH:
+                    copy.write("\n".join(lines) + "\n")
+                    lines = []
+            if lines:
+                copy.write("\n".join(lines) + "\n")
         return
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"

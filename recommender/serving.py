@@ -405,5 +405,5 @@ def _artist_row(listener_id: int, songs: Suggestions, song_ids: np.ndarray, top_
         (np.ones(len(blocked), np.float32), (np.zeros(len(blocked), np.int64), blocked)),
         shape=(1, max(len(artist_ids), 1)),
     )
-    artists = roll_up(songs, song_artist, top_n, heard_artists=heard_row)
+    artists, _ = roll_up(songs, song_artist, top_n, heard_artists=heard_row)
     return _as_ids(artists, artist_ids, top_n)

@@ -74,6 +74,7 @@ def suggest(
     *,
     known_rows: np.ndarray | None = None,
     excluded: sp.csr_matrix | None = None,
+    explain: int | None = None,
     batch_size: int = 5_000,
 ) -> Suggestions:
     """The model's top k for each row of confidences (rows x the model's items).
@@ -82,6 +83,7 @@ def suggest(
     that needs the listeners it was trained on ranks rows whose `known_rows` entry (training
     row, -1 unknown) is known, and leaves the others empty (-1) for a fallback. Played items
     and `excluded` cells never appear. Scores are the model's own (nan in empty slots).
+    Reasons are found for the first `explain` slots (all by default; the rest stay -1).
     """
     rows = sp.csr_matrix(rows, dtype=np.float32)
     n_rows = rows.shape[0]
@@ -107,10 +109,10 @@ def suggest(
         else:
             items, scores = model.recommend(ids, block_rows, k + extra)
         items, scores = drop_cells(items, scores, block_excluded, k)
-        reasons = model.reasons(block_rows, items)
         result.items[batch] = items
         result.scores[batch] = np.where(items >= 0, scores, np.nan)
-        result.reasons[batch] = reasons
+        width = k if explain is None else min(explain, k)
+        result.reasons[batch, :width] = model.reasons(block_rows, items[:, :width])
     return result
 
 
@@ -183,11 +185,13 @@ def roll_up(
     k: int,
     *,
     heard_artists: sp.csr_matrix,
-) -> Suggestions:
+) -> tuple[Suggestions, np.ndarray]:
     """Artist suggestions from song suggestions: each artist at its best song's place.
 
     `song_artist[song column]` is the artist column (-1 unknown); `heard_artists` (rows x
-    artists) are never suggested. The reason is the artist of the best song's reason.
+    artists) are never suggested. The reason is the artist of the best song's reason (-1
+    where that song has none). Also returns each artist slot's best song (its song column,
+    -1 pad), for a caller that explains those songs itself.
     """
     n_rows, width = songs.items.shape
     n_artists = heard_artists.shape[1]
@@ -218,7 +222,11 @@ def roll_up(
         kept[:, :take], np.take_along_axis(reason_artists, pick, 1), NO_ITEM
     )
     result.fallback[:] = songs.fallback
-    return result
+    best_songs = np.full((n_rows, k), NO_ITEM, dtype=np.int64)
+    best_songs[:, :take] = np.where(
+        kept[:, :take], np.take_along_axis(songs.items, pick, 1), NO_ITEM
+    )
+    return result, best_songs
 
 
 def similar(model: Recommender, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -70,19 +70,6 @@ class ALS(FactorModel):
             factors = self._implicit_model().recalculate_user(np.arange(rows.shape[0]), rows)
         return np.asarray(factors, dtype=np.float32).reshape(rows.shape[0], -1)
 
-    def recommend(
-        self,
-        user_ids: np.ndarray,
-        user_items: sp.csr_matrix,
-        k: int,
-        exclude_seen: bool = True,
-        recalculate: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """As `Recommender.recommend`; with `recalculate`, listeners are folded in from
-        `user_items` (their ids are then not looked up, so they need not be known)."""
-        scorer = self._folded_scores if recalculate else self._scores
-        return self._rank(user_ids, user_items, k, exclude_seen, scorer)
-
     def _folded_scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return self.fold_in(user_items) @ self.item_factors.T
 

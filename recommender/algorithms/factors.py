@@ -5,8 +5,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.cpu.topk import topk as implicit_top_k
+from threadpoolctl import threadpool_limits
 
-from .base import Recommender, similar_by_scores
+from .base import Recommender
 
 
 class FactorModel(Recommender):
@@ -34,14 +36,74 @@ class FactorModel(Recommender):
         self._check_known_users(user_ids, len(self.user_factors))
         return self.user_factors[user_ids] @ self.item_factors.T
 
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool = True,
+        recalculate: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `Recommender.recommend`, through implicit's fused, multi-threaded top-k (the
+        scores are never held for a whole batch). With `recalculate` (models that
+        `can_fold_in`), listeners are folded in from `user_items`, so they need not be known.
+        """
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        rows = self._check_rows(user_ids, user_items)
+        if recalculate:
+            if not self.can_fold_in:
+                raise ValueError(f"{self.name} cannot fold listeners in")
+            query = self.fold_in(rows)
+        else:
+            self._check_known_users(user_ids, len(self.user_factors))
+            query = self.user_factors[user_ids]
+        played = None
+        if exclude_seen:
+            played = rows.copy()
+            played.eliminate_zeros()  # a stored zero is not a play
+        return self._top_k(query, k, exclude=played)
+
+    def _top_k(
+        self,
+        query: np.ndarray,
+        k: int,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        item_norms: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k items with the highest query . item (or cosine, given `item_norms`) per
+        row, never an `exclude` cell; padded with -1 / -inf like `base.top_k`."""
+        ids = np.full((len(query), k), -1, dtype=np.int64)
+        scores = np.full((len(query), k), -np.inf, dtype=np.float32)
+        kept = min(k, self.n_items)
+        if kept == 0 or len(query) == 0:
+            return ids, scores
+        with threadpool_limits(1, "blas"):
+            found, values = implicit_top_k(
+                self.item_factors,
+                np.ascontiguousarray(query, dtype=np.float32),
+                kept,
+                item_norms=item_norms,
+                filter_query_items=exclude,
+                num_threads=0,
+            )
+        # implicit marks the slots it could not fill with the lowest float.
+        filled = values > np.finfo(np.float32).min
+        ids[:, :kept] = np.where(filled, found, -1)
+        scores[:, :kept] = np.where(filled, values, -np.inf)
+        return ids, scores
+
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """By the cosine of item factors (implicit's top-k; the item itself left out)."""
         item_ids = self._check_items(item_ids)
-        norms = np.linalg.norm(self.item_factors, axis=1)
+        norms = np.linalg.norm(self.item_factors, axis=1).astype(np.float32)
         norms[norms == 0] = 1e-10
-        cosine = (self.item_factors[item_ids] @ self.item_factors.T) / np.outer(
-            norms[item_ids], norms
+        itself = sp.csr_matrix(
+            (np.ones(len(item_ids), np.float32), (np.arange(len(item_ids)), item_ids)),
+            shape=(len(item_ids), self.n_items),
         )
-        return similar_by_scores(cosine, item_ids, k)
+        ids, scores = self._top_k(self.item_factors[item_ids], k, exclude=itself, item_norms=norms)
+        return ids, scores / norms[item_ids][:, None]
 
     def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """item_factors[i] . item_factors[j]: how alike the two items are to the model."""

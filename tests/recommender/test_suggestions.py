@@ -95,10 +95,11 @@ def test_roll_up_puts_each_artist_at_its_best_songs_place():
     song_artist[[10, 11, 12, 13, 14]] = [1, 1, 2, 3, 4]
     song_artist[[20, 21, 22]] = [7, 8, 9]
     heard = sp.csr_matrix(([1.0], ([0], [3])), shape=(1, 10))
-    artists = roll_up(songs, song_artist, 3, heard_artists=heard)
+    artists, best_songs = roll_up(songs, song_artist, 3, heard_artists=heard)
     assert artists.items[0].tolist() == [1, 2, 4]
     assert artists.scores[0].tolist() == [5, 3, 1]
     assert artists.reasons[0].tolist() == [7, -1, 7]
+    assert best_songs[0].tolist() == [10, 12, 14]
 
 
 def test_similar_covers_every_item_in_blocks(plays, monkeypatch):
