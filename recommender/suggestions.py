@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.algorithms.base import SCORE_BLOCK_CELLS, NotSupported, Recommender, top_k
+from recommender.algorithms.base import (
+    SCORE_BLOCK_CELLS,
+    NotSupported,
+    Recommender,
+    strongest_items,
+    top_k,
+)
 
 NO_ITEM = -1
 
@@ -134,41 +140,63 @@ def cold_start(
 ) -> Suggestions:
     """Suggestions for listeners with few items (`seeds`, rows x items), marked fallback.
 
-    An item scores the number of listeners (rows of `plays`) who played it and at least one
-    of the seeds: "popular among listeners like you". The reason is the seed that most of
-    them share with it. A listener whose seeds nobody else played gets the charts (no
-    reason). Seeds and `excluded` cells never appear.
+    "Listeners who played your items also played": an item scores, summed over the seeds,
+    the number of listeners (rows of `plays`) who played both it and the seed; its reason
+    is the seed it shares most listeners with. A listener whose seeds nobody else played
+    gets the charts (no reason). Seeds and `excluded` cells never appear.
     """
     seed_binary = _binary(seeds)
     binary = _binary(plays)
     blocked = seed_binary if excluded is None else _binary(seed_binary + sp.csr_matrix(excluded))
     result = Suggestions.empty(seeds.shape[0], k)
     result.fallback[:] = True
+    used = np.unique(seed_binary.indices)
+    # Co-listeners of each seed item with every item: one sparse product for all seeds.
+    together = sp.csr_matrix(sp.csc_matrix(binary)[:, used].T @ binary)
+    together.sort_indices()
+    position = np.full(binary.shape[1], -1, dtype=np.int64)
+    position[used] = np.arange(len(used))
     chart_items, chart_scores = charts(binary, k + int(np.diff(blocked.indptr).max(initial=0)))
-    by_item = sp.csc_matrix(binary)
     block = max(1, SCORE_BLOCK_CELLS // max(binary.shape[1], 1))
     for start in range(0, seeds.shape[0], block):
         rows = np.arange(start, min(start + block, seeds.shape[0]))
-        neighbours = _binary(seed_binary[rows] @ binary.T)  # who shares a seed
-        counts = (neighbours @ binary).toarray()
+        picks = seed_binary[rows]
+        picks = sp.csr_matrix(
+            (picks.data, position[picks.indices], picks.indptr), shape=(len(rows), len(used))
+        )
+        counts = (picks @ together).toarray()
         counts[blocked[rows].nonzero()] = 0
         counts[counts == 0] = -np.inf
         items, scores = top_k(counts, k)
-        for offset, row in enumerate(rows):
-            if items[offset, 0] < 0:  # nobody shares a seed: the charts
-                allowed = ~np.isin(chart_items, blocked[row].indices)
-                chosen = chart_items[allowed][:k]
-                result.items[row, : len(chosen)] = chosen
-                result.scores[row, : len(chosen)] = chart_scores[allowed][:k]
-                continue
-            valid = items[offset] >= 0
-            result.items[row] = items[offset]
-            result.scores[row] = np.where(valid, scores[offset], np.nan)
-            seed_items = seed_binary[row].indices
-            links = (by_item[:, seed_items].T @ by_item[:, items[offset][valid]]).toarray()
-            best = np.where(links.max(axis=0) > 0, seed_items[np.argmax(links, axis=0)], NO_ITEM)
-            result.reasons[row, np.flatnonzero(valid)] = best
+        result.items[rows] = items
+        result.scores[rows] = np.where(items >= 0, scores, np.nan)
+        result.reasons[rows] = _strongest_seed(picks, together, used, items)
+    for row in np.flatnonzero(result.items[:, 0] < 0):  # nobody shares a seed: the charts
+        allowed = ~np.isin(chart_items, blocked[row].indices)
+        chosen = chart_items[allowed][:k]
+        result.items[row, : len(chosen)] = chosen
+        result.scores[row, : len(chosen)] = chart_scores[allowed][:k]
     return result
+
+
+def _strongest_seed(
+    picks: sp.csr_matrix, together: sp.csr_matrix, used: np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """For each suggested item, the row's seed with the most co-listeners (-1 if none)."""
+    n_items = together.shape[1]
+    keys = np.repeat(np.arange(together.shape[0], dtype=np.int64), np.diff(together.indptr))
+    keys = keys * n_items + together.indices
+    sources, _ = strongest_items(picks, int(np.diff(picks.indptr).max(initial=0)))
+    if sources.shape[1] == 0 or not len(keys):
+        return np.full(items.shape, NO_ITEM, dtype=np.int64)
+    wanted = np.maximum(sources, 0)[:, :, None] * n_items + np.maximum(items, 0)[:, None, :]
+    found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    links = np.where(keys[found] == wanted, together.data[found], 0.0)
+    links[sources < 0] = 0.0
+    best = np.argmax(links, axis=1)
+    strongest = np.take_along_axis(links, best[:, None, :], axis=1)[:, 0, :]
+    chosen = used[np.take_along_axis(np.maximum(sources, 0), best, axis=1)]
+    return np.where((strongest > 0) & (items >= 0), chosen, NO_ITEM)
 
 
 def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:

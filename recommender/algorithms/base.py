@@ -24,6 +24,8 @@ SEED_KEY = "__seed__"
 
 # Dense score blocks are kept near this many cells (64 MB of float32), whatever the catalogue.
 SCORE_BLOCK_CELLS = 16_777_216
+# Reasons are found for blocks of about this many (listener, played, suggested) triples.
+REASON_BLOCK_CELLS = 2_000_000
 
 Scorer = Callable[[np.ndarray, sp.csr_matrix], np.ndarray]
 
@@ -130,17 +132,21 @@ class Recommender(ABC):
         sources, confidences = strongest_items(rows, max_sources)
         if sources.shape[1] == 0 or item_ids.size == 0:
             return reasons
-        try:
-            weights = self.affinity(np.maximum(sources, 0), np.maximum(item_ids, 0))
-        except NotSupported:
-            return reasons
-        contributions = confidences[:, :, None] * weights
-        contributions[sources < 0] = 0.0  # padding: no source there
-        best = np.argmax(contributions, axis=1)  # n_rows x k: which source
-        strongest = np.take_along_axis(contributions, best[:, None, :], axis=1)[:, 0, :]
-        found = (strongest > 0) & (item_ids >= 0)
-        chosen = np.take_along_axis(sources, best, axis=1)
-        reasons[found] = chosen[found]
+        # In blocks of listeners: the affinities are listeners x sources x suggestions.
+        block = max(1, REASON_BLOCK_CELLS // (sources.shape[1] * item_ids.shape[1]))
+        for start in range(0, len(item_ids), block):
+            part = slice(start, start + block)
+            try:
+                weights = self.affinity(np.maximum(sources[part], 0), np.maximum(item_ids[part], 0))
+            except NotSupported:
+                return reasons
+            contributions = confidences[part, :, None] * weights
+            contributions[sources[part] < 0] = 0.0  # padding: no source there
+            best = np.argmax(contributions, axis=1)  # which source, per suggestion
+            strongest = np.take_along_axis(contributions, best[:, None, :], axis=1)[:, 0, :]
+            found = (strongest > 0) & (item_ids[part] >= 0)
+            chosen = np.take_along_axis(sources[part], best, axis=1)
+            reasons[part][found] = chosen[found]
         return reasons
 
     def save(self, path: Path) -> None:

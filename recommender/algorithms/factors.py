@@ -108,7 +108,7 @@ class FactorModel(Recommender):
     def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """item_factors[i] . item_factors[j]: how alike the two items are to the model."""
         vectors = self.source_vectors()
-        return np.einsum("rmf,rkf->rmk", vectors[sources], self.item_factors[targets])
+        return vectors[sources] @ self.item_factors[targets].transpose(0, 2, 1)
 
     def source_vectors(self) -> np.ndarray:
         """The vectors a played item adds to a listener's factors (the item factors here)."""
