@@ -82,6 +82,9 @@ def active_set() -> ActiveSet | None:
 
 def forget_active_set() -> None:
     attempt("delete", ACTIVE_SET_KEY)
+    from recommender import fast_reads
+
+    fast_reads.forget_active_set_memo()
 
 
 def list_key(set_id: int, listener_id: int, level: str) -> str:
@@ -89,7 +92,8 @@ def list_key(set_id: int, listener_id: int, level: str) -> str:
 
 
 def entries_key(list_cache_key: str) -> str:
-    """Where readers keep a list joined with its songs' or artists' details."""
+    """Where readers keep a list joined with its songs' or artists' details (readers may
+    keep other forms under `list_key:<suffix>`: `forget_lists` deletes those it knows)."""
     return f"{list_cache_key}:entries"
 
 
@@ -157,7 +161,8 @@ def forget_lists(listener_id: int) -> None:
     current = active_set()
     if current is not None:
         keys = [list_key(current.id, listener_id, level) for level in ("song", "artist")]
-        attempt("delete_many", keys + [entries_key(key) for key in keys])
+        derived = [f"{key}:{suffix}" for key in keys for suffix in ("entries", "first-page")]
+        attempt("delete_many", keys + derived)
 
 
 # -- removing an item at once (not for me) ------------------------------------------------------

@@ -304,3 +304,60 @@ def test_the_openapi_schema_and_docs_are_served(catalogue):
     )
     assert "401" in paths["/api/v1/me/recommendations/"]["get"]["responses"]
     assert client.get("/api/docs/").status_code == 200
+
+
+# -- the cached first page (fast_reads) ---------------------------------------------------------
+
+
+def test_the_first_page_is_served_ready_made_with_no_query(
+    catalogue, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    client, _ = account("ann")
+    publish()
+    url = reverse("api-v1:my-recommendations")
+    first = client.get(url)
+    with django_assert_num_queries(0):
+        again = client.get(url)
+    assert again.status_code == 200 and again.content == first.content
+
+    # A refresh drops the ready page: the next read shows the new list.
+    top = first.json()["results"][0]["song"]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("api-v1:my-listens"), {"listens": [{"song": top}]}, format="json")
+    fresh = client.get(url).json()
+    assert fresh["refreshed_at"] and top not in [e["song"]["id"] for e in fresh["results"]]
+
+    # A new publication moves readers to the new set.
+    newer = publish()
+    assert client.get(url).json()["set"] == newer
+
+
+def test_a_deleted_token_or_an_inactive_account_is_not_served_from_the_cache(catalogue):
+    from rest_framework.authtoken.models import Token
+
+    client, listener = account("ann")
+    publish()
+    url = reverse("api-v1:my-recommendations")
+    assert client.get(url).status_code == 200 and client.get(url).status_code == 200
+    Token.objects.filter(user=listener.user).delete()
+    assert client.get(url).status_code == 401
+
+    other, other_listener = account("bob")
+    assert other.get(url).status_code == 200 and other.get(url).status_code == 200
+    user = other_listener.user
+    user.is_active = False
+    user.save()
+    assert other.get(url).status_code == 401
+
+
+def test_the_ready_page_is_throttled_like_the_rest(catalogue, settings):
+    rates = {"anon": "100/minute", "user": "3/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    client, _ = account("ann")
+    publish()
+    url = reverse("api-v1:my-recommendations")
+    client.get(url)  # DRF answers and keeps the page
+    codes = [client.get(url).status_code for _ in range(4)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+    refused = client.get(url)
+    assert refused.json()["error"]["code"] == "throttled" and int(refused["Retry-After"]) > 0

@@ -1,0 +1,173 @@
+"""Serving benchmark: GET /api/v1/me/recommendations/ under load, against a trivial view.
+
+    .venv/bin/python benchmarks/serve.py [--seconds 20] [--connections 16] [--accounts 10000]
+
+Needs `wrk` (Debian: apt-get install wrk) and the database benchmarks/publish.py builds
+(100k listeners with a published set; run that first). Gives `--accounts` random listeners a
+login account and an API token, starts gunicorn with 2 workers (this machine's cores) on
+127.0.0.1 with production settings, PostgreSQL and Redis, and drives, in the same run:
+`/healthz` (a trivial JSON view through the same middleware), then the recommendations
+endpoint with a random listener's token per request. Prints each one's requests/s and
+latency percentiles, and the ratio. Target (issue 7): the endpoint at >= 60% of the
+trivial view's throughput.
+"""
+
+import argparse
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from ingest import PRODUCTION, ROOT, django_setup
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_serve"
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5")
+ENDPOINT = "/api/v1/me/recommendations/"
+
+
+def give_accounts(count: int) -> list[str]:
+    """Tokens of `count` random listeners (accounts made once, in bulk, and reused)."""
+    django_setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from rest_framework.authtoken.models import Token
+
+    from listening.models import Listener
+
+    tokens = list(
+        Token.objects.filter(user__username__startswith="bench-").values_list("key", flat=True)
+    )
+    if len(tokens) >= count:
+        return tokens[:count]
+    User = get_user_model()
+    listener_ids = list(
+        Listener.objects.filter(user__isnull=True)
+        .order_by("?")
+        .values_list("pk", flat=True)[:count]
+    )
+    password = make_password(None)  # unusable: these accounts sign in by token only
+    users = User.objects.bulk_create(
+        User(username=f"bench-{listener}", password=password) for listener in listener_ids
+    )
+    listeners = Listener.objects.in_bulk(listener_ids)
+    for user, listener_id in zip(users, listener_ids, strict=True):
+        listeners[listener_id].user = user
+    Listener.objects.bulk_update(listeners.values(), ["user"], batch_size=5_000)
+    Token.objects.bulk_create(Token(key=Token.generate_key(), user=user) for user in users)
+    return list(
+        Token.objects.filter(user__username__startswith="bench-").values_list("key", flat=True)
+    )[:count]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(port: int, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        **PRODUCTION,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_URL),
+        "REDIS_URL": REDIS_URL,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "CONN_MAX_AGE": "600",
+        "API_THROTTLE_ANON": "1000000/minute",
+        "API_THROTTLE_USER": "1000000/minute",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "musicsite.wsgi",
+            "--workers=2",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    sys.exit(f"gunicorn did not start:\n{log.read_text()[-2000:]}")
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = dict(re.findall(r"\s+(50|75|90|99)%\s+([\d.]+\w+)", output))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rate": rate, "latency": latency, "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    os.environ["REDIS_URL"] = REDIS_URL
+    tokens = give_accounts(args.accounts)
+    from recommender.models import RecommendationSet
+
+    active = RecommendationSet.objects.filter(status="active").first()
+    if active is None:
+        sys.exit("no published set: run benchmarks/publish.py first")
+    print(
+        f"set {active.pk}: {active.listeners_count:,} listeners; {len(tokens):,} of them "
+        f"with tokens; gunicorn 2 workers; wrk 2 threads, {args.connections} connections, "
+        f"{args.seconds} s each"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "tokens.lua"
+        random.shuffle(tokens)
+        script.write_text(
+            "local tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
+            "math.randomseed(os.time())\n"
+            "request = function()\n"
+            "  local token = tokens[math.random(#tokens)]\n"
+            f'  return wrk.format("GET", "{ENDPOINT}", '
+            '{["Authorization"] = "Token " .. token})\n'
+            "end\n"
+        )
+        port = free_port()
+        server = start_server(port, Path(folder) / "gunicorn.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wrk(f"{base}/healthz", 3, args.connections)  # warm up both workers
+            trivial = wrk(f"{base}/healthz", args.seconds, args.connections)
+            suggestions = wrk(f"{base}{ENDPOINT}", args.seconds, args.connections, script)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    for name, result in (("trivial /healthz", trivial), (ENDPOINT, suggestions)):
+        latency = ", ".join(f"p{k} {v}" for k, v in result["latency"].items())
+        print(f"  {name:30} {result['rate']:8,.0f} req/s  {latency}  non-2xx {result['non_2xx']}")
+    ratio = suggestions["rate"] / trivial["rate"]
+    print(f"recommendations at {ratio:.0%} of the trivial view's throughput (target >= 60%)")
+
+
+if __name__ == "__main__":
+    main()
