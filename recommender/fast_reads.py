@@ -1,19 +1,26 @@
 """The hot path of GET /api/v1/me/recommendations/: ready-made bytes from the cache.
 
 A mobile client asks for its first page of suggestions far more often than for anything
-else, so that one request is answered with no database query and no DRF machinery: the
-token is looked up in the cache (token -> user and listener, written when DRF first
-authenticated it, deleted when the token is deleted or the account changes), the request
-is counted against the user's rate limit, and the first page is read as the bytes DRF
-rendered for it (written on the first full request, deleted when the list is refreshed;
-keyed by the active set, so a publication moves every reader on). Anything else — no
-token, a session, query parameters other than `level`, a cache miss, the cache down —
-falls through to the DRF view, which answers exactly as before.
+else, so that one request is answered with no database query and no DRF machinery. When
+DRF has answered a token's first-page request, the rendered bytes are kept under the token
+(with the set they came from); the next identical request with that token is counted
+against the rate limit and answered from them. The entry is deleted when the listener's
+list is refreshed, when the token is deleted, and when the account changes (deactivated,
+deleted); it names its set, so a publication moves every reader on; and it expires after
+TOKEN_SECONDS whatever happens. Anything else — no token, a session, query parameters
+other than `level`, a cache miss, the cache down — falls through to the DRF view, which
+authenticates against the database and answers as before.
+
+With Redis the path is one round trip (the page and the rate count in one pipeline) on one
+client per process: Django's cache API builds a new Redis client object for every call,
+which costs more than the round trip itself.
 """
 
 import json
+import pickle
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -25,24 +32,40 @@ from . import serving
 
 TOKEN_SECONDS = 300
 ACTIVE_SET_MEMO_SECONDS = 2.0
+LEVELS = ("song", "artist")
 _active_memo: dict[str, float | int | None] = {"until": 0.0, "id": None}
+_client: redis.Redis | None = None
 
 
-def token_key(token: str) -> str:
-    return f"auth:token:{token}"
+def page_key(token: str, level: str) -> str:
+    return f"auth:first-page:{token}:{level}"
 
 
-def remember_token(token: str, user_id: int, listener_id: int) -> None:
-    attempt("set", token_key(token), (user_id, listener_id), TOKEN_SECONDS)
+def remember_page(token: str, level: str, set_id: int, body: bytes) -> None:
+    """Keep what DRF rendered for this token's first page of `set_id`."""
+    attempt("set", page_key(token, level), (set_id, body), TOKEN_SECONDS)
 
 
-def forget_token(token: str) -> None:
-    attempt("delete", token_key(token))
+def forget_pages(tokens) -> None:
+    attempt("delete_many", [page_key(token, level) for token in tokens for level in LEVELS])
 
 
-def page_key(set_id: int, listener_id: int, level: str) -> str:
-    """The first page (default size) of a listener's list, as rendered JSON bytes."""
-    return f"{serving.list_key(set_id, listener_id, level)}:first-page"
+def forget_pages_of_listener(listener_id: int) -> None:
+    """The listener's list changed: their account's ready pages go."""
+    from rest_framework.authtoken.models import Token
+
+    forget_pages(Token.objects.filter(user__listener__id=listener_id).values_list("key", flat=True))
+
+
+def forget_tokens_of(sender, instance, **kwargs) -> None:
+    """Signal receiver: a deleted token, or a changed or deleted account, loses its ready
+    pages at once (an inactive user must not keep reading through the cache)."""
+    from rest_framework.authtoken.models import Token
+
+    if isinstance(instance, Token):
+        forget_pages([instance.key])
+    else:
+        forget_pages(Token.objects.filter(user_id=instance.pk).values_list("key", flat=True))
 
 
 def is_first_page(query: dict) -> str | None:
@@ -50,7 +73,7 @@ def is_first_page(query: dict) -> str | None:
     if set(query) - {"level"}:
         return None
     level = query.get("level", "song")
-    return level if level in ("song", "artist") else None
+    return level if level in LEVELS else None
 
 
 def _active_set_id() -> int | None:
@@ -68,22 +91,40 @@ def forget_active_set_memo() -> None:
     _active_memo["until"] = 0.0
 
 
-def _wait_if_throttled(user_id: int) -> int | None:
-    """Seconds to wait when the user is over the API's user rate, else None: a fixed
-    window counted in the cache (usually one round trip)."""
+def _redis() -> redis.Redis | None:
+    """One Redis client per process when Redis is configured, else None."""
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL)
+    return _client
+
+
+def _rate() -> tuple[int, int]:
+    """(requests allowed, per seconds) at the API's user rate."""
     rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"]
-    allowed, period = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
-    now = time.time()
-    window = int(now // period)
-    key = f"throttle:fast:{user_id}:{window}"
+    return SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type, return-value]
+
+
+def _read(token: str, level: str, period: int) -> tuple[tuple[int, bytes] | None, int] | None:
+    """((set id, page bytes) or None, requests in this rate window) for the token; None
+    when the cache fails. Counting a token counts its user: an account has one token."""
+    window = cache.make_key(f"throttle:fast:{token}:{int(time.time() // period)}")
+    client = _redis()
+    if client is None:  # the cache API (the embedded default's local memory)
+        started = attempt("add", window, 1, period, default=True)
+        count = 1 if started else attempt("incr", window, default=1)
+        return attempt("get", page_key(token, level)), count
     try:
-        count = cache.incr(key)
-    except ValueError:  # a new window: start counting
-        attempt("set", key, 1, period)
-        return None
-    except Exception:  # the cache is down: DRF's path decides
-        return None
-    return int((window + 1) * period - now) + 1 if count > allowed else None
+        pipe = client.pipeline(transaction=False)
+        pipe.get(cache.make_key(page_key(token, level)))
+        pipe.incr(window)
+        pipe.expire(window, period)
+        page, count, _ = pipe.execute()
+    except redis.RedisError:
+        return None  # DRF's path copes with the cache being down
+    return (pickle.loads(page) if page is not None else None), count  # Django's pickling
 
 
 def _throttled(wait: int) -> HttpResponse:
@@ -100,7 +141,7 @@ def _throttled(wait: int) -> HttpResponse:
 
 
 def fast_response(request: HttpRequest) -> HttpResponse | None:
-    """The cached first page for a token request, or None to let DRF answer."""
+    """The ready first page for a token request, or None to let DRF answer."""
     if request.method != "GET":
         return None
     header = request.headers.get("Authorization", "")
@@ -109,29 +150,15 @@ def fast_response(request: HttpRequest) -> HttpResponse | None:
     level = is_first_page(request.GET.dict())
     if level is None:
         return None
-    known = attempt("get", token_key(header[6:].strip()))
-    if known is None:
+    allowed, period = _rate()
+    found = _read(header[6:].strip(), level, period)
+    if found is None or found[0] is None:
         return None
-    user_id, listener_id = known
-    set_id = _active_set_id()
-    if set_id is None:
-        return None
-    body = attempt("get", page_key(set_id, listener_id, level))
-    if body is None:
-        return None
-    wait = _wait_if_throttled(user_id)
-    if wait is not None:
-        return _throttled(wait)
-    return HttpResponse(body, content_type="application/json")
-
-
-def forget_tokens_of(sender, instance, **kwargs) -> None:
-    """Signal receiver: a deleted token, or a changed or deleted account, loses its cached
-    sign-in at once (an inactive user must not keep reading through the cache)."""
-    from rest_framework.authtoken.models import Token
-
-    if isinstance(instance, Token):
-        forget_token(instance.key)
-        return
-    for key in Token.objects.filter(user_id=instance.pk).values_list("key", flat=True):
-        forget_token(key)
+    (set_id, body), count = found
+    if set_id != _active_set_id():
+        return None  # from a set no longer active: DRF renders the new one
+    if count > allowed:
+        return _throttled(int(period - time.time() % period) + 1)
+    response = HttpResponse(body, content_type="application/json")
+    response["Vary"] = "Accept"  # as DRF's own answer says
+    return response

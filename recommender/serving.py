@@ -92,8 +92,7 @@ def list_key(set_id: int, listener_id: int, level: str) -> str:
 
 
 def entries_key(list_cache_key: str) -> str:
-    """Where readers keep a list joined with its songs' or artists' details (readers may
-    keep other forms under `list_key:<suffix>`: `forget_lists` deletes those it knows)."""
+    """Where readers keep a list joined with its songs' or artists' details."""
     return f"{list_cache_key}:entries"
 
 
@@ -161,8 +160,10 @@ def forget_lists(listener_id: int) -> None:
     current = active_set()
     if current is not None:
         keys = [list_key(current.id, listener_id, level) for level in ("song", "artist")]
-        derived = [f"{key}:{suffix}" for key in keys for suffix in ("entries", "first-page")]
-        attempt("delete_many", keys + derived)
+        attempt("delete_many", keys + [entries_key(key) for key in keys])
+    from recommender import fast_reads
+
+    fast_reads.forget_pages_of_listener(listener_id)
 
 
 # -- removing an item at once (not for me) ------------------------------------------------------
