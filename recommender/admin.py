@@ -1,11 +1,11 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
 from musicsite.admin_tools import BigTableAdmin
 
-from . import algorithms, tasks
+from . import algorithms, publishing, tasks
 from .models import (
     Evaluation,
     ListenerRecommendations,
@@ -106,6 +106,24 @@ class ModelRunAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         tasks.model_run_train.delay_on_commit(obj.pk)
 
+    actions = ["publish"]
+
+    @admin.action(description="Publish the selected run (as a background task)")
+    def publish(self, request, queryset):
+        runs = list(queryset)
+        if len(runs) != 1 or runs[0].status != "succeeded":
+            self.message_user(
+                request, "Select exactly one trained (succeeded) run to publish.", messages.ERROR
+            )
+            return
+        tasks.recommendation_set_publish.delay_on_commit(runs[0].pk)
+        self.message_user(
+            request,
+            f"Publishing run {runs[0].pk}: a new recommendation set is being built and will "
+            "become active when it is complete.",
+            messages.SUCCESS,
+        )
+
     @admin.display(description="progress")
     def progress_shown(self, run: ModelRun) -> str:
         return f"{run.progress:.0%}"
@@ -118,11 +136,46 @@ class ModelRunAdmin(admin.ModelAdmin):
 
 @admin.register(RecommendationSet)
 class RecommendationSetAdmin(admin.ModelAdmin):
-    list_display = ["id", "run", "status", "listeners_count", "created_at", "activated_at"]
+    list_display = [
+        "id",
+        "run",
+        "status",
+        "listeners_count",
+        "top_n",
+        "created_at",
+        "activated_at",
+        "retired_at",
+    ]
     list_select_related = ["run"]
     list_filter = ["status"]
-    raw_id_fields = ["run"]
-    readonly_fields = ["created_at", "activated_at", "retired_at", "progress", "error"]
+    readonly_fields = [
+        "run",
+        "status",
+        "top_n",
+        "listeners_count",
+        "progress",
+        "timings",
+        "created_at",
+        "activated_at",
+        "retired_at",
+        "error",
+    ]
+    exclude = ["charts"]
+    actions = ["roll_back"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # sets are made by publishing a model run
+
+    @admin.action(description="Roll back to the previous set")
+    def roll_back(self, request, queryset):
+        try:
+            previous = publishing.rollback()
+        except publishing.PublishError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(
+            request, f"Set {previous.pk} (run {previous.run_id}) is active again.", messages.SUCCESS
+        )
 
 
 @admin.register(ListenerRecommendations)

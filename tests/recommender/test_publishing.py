@@ -206,3 +206,34 @@ def test_a_reader_during_publication_sees_a_whole_old_or_new_list(tmp_path):
         reader.join()
     assert seen and set(seen) <= {5, 9}
     assert np.isin([5, 9], seen).any()
+
+
+def test_staff_publish_a_run_and_roll_back_from_the_admin(
+    client, listening, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory())
+    run_id = trained()
+    first = publishing.publish(run_id=run_id, top_n=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:recommender_modelrun_changelist"),
+            {"action": "publish", "_selected_action": [run_id]},
+            follow=True,
+        )
+    assert "Publishing run" in response.content.decode()
+    second = RecommendationSet.objects.get(status=SetStatus.ACTIVE)
+    assert second.pk != first.pk
+
+    response = client.post(
+        reverse("admin:recommender_recommendationset_changelist"),
+        {"action": "roll_back", "_selected_action": [second.pk]},
+        follow=True,
+    )
+    assert f"Set {first.pk}" in response.content.decode()
+    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).pk == first.pk
+    page = client.get(reverse("admin:recommender_recommendationset_change", args=[first.pk]))
+    assert page.status_code == 200
