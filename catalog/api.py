@@ -9,7 +9,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from musicsite.api_errors import ERRORS
 from recommender.serving import similar_ids
 
 from .charts import charts
@@ -33,7 +32,9 @@ SIMILAR_RESPONSE = inline_serializer(
 )
 
 
-@extend_schema(tags=["catalogue"], responses={**ERRORS})
+@extend_schema(
+    tags=["catalogue"],
+)
 class SongViewSet(viewsets.ReadOnlyModelViewSet):
     """Songs: list (search, filter by artist), one song, its similar songs."""
 
@@ -57,7 +58,7 @@ class SongViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses={200: SIMILAR_RESPONSE, **ERRORS})
+    @extend_schema(responses={200: SIMILAR_RESPONSE})
     @action(detail=True)
     def similar(self, request, pk=None):
         """The songs most like this one in the published set (empty before a publication)."""
@@ -67,7 +68,9 @@ class SongViewSet(viewsets.ReadOnlyModelViewSet):
         return Response({"set": set_id, "results": [song_data(s) for s in songs]})
 
 
-@extend_schema(tags=["catalogue"], responses={**ERRORS})
+@extend_schema(
+    tags=["catalogue"],
+)
 class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
     """Artists: list (search), one artist, its similar artists."""
 
@@ -85,7 +88,7 @@ class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses={200: SIMILAR_RESPONSE, **ERRORS})
+    @extend_schema(responses={200: SIMILAR_RESPONSE})
     @action(detail=True)
     def similar(self, request, pk=None):
         """The artists most like this one in the published set (empty before a publication)."""
@@ -101,7 +104,7 @@ class ChartsView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["catalogue"], responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(tags=["catalogue"], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         data = charts()
         song_ids = {row["id"] for part in data["songs"].values() for row in part}

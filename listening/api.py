@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from catalog.models import Artist, Song
 from catalog.serializers import ArtistSerializer, SongSerializer
-from musicsite.api_errors import ERRORS, error_response
+from musicsite.api_errors import error_response
 
 from .feedback import feedback_give
 from .listen_submission import MAX_LISTENS, SubmissionError, listens_record
@@ -69,14 +69,14 @@ class MyListensView(generics.ListAPIView):
             .order_by(F("played_at").desc(nulls_last=True), "-id")
         )
 
-    @extend_schema(tags=["me"], responses={200: ListenSerializer(many=True), **ERRORS})
+    @extend_schema(tags=["me"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         tags=["me"],
         request=SUBMISSION,
-        responses={201: SUBMITTED, **ERRORS},
+        responses={201: SUBMITTED},
         examples=[
             OpenApiExample(
                 "By id and by name",
@@ -151,11 +151,11 @@ class MyFeedbackView(generics.ListCreateAPIView):
         listener = Listener.objects.for_user(self.request.user)
         return Feedback.objects.filter(listener=listener).order_by("-created_at", "-id")
 
-    @extend_schema(tags=["me"], responses={200: FeedbackSerializer(many=True), **ERRORS})
+    @extend_schema(tags=["me"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(tags=["me"], responses={201: FeedbackSerializer, **ERRORS})
+    @extend_schema(tags=["me"], responses={201: FeedbackSerializer})
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

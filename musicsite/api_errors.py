@@ -5,6 +5,8 @@ Every error is {"error": {"status": 400, "code": "invalid", "message": "...", "d
 per-item errors when there are any.
 """
 
+from django.http import JsonResponse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -80,3 +82,25 @@ def error_response(status_code: int, code: str, message: str, details=None) -> R
     if details is not None:
         error["details"] = details
     return Response({"error": error}, status=status_code)
+
+
+class ErrorsDocumentedSchema(AutoSchema):
+    """drf-spectacular's schema, with the error answers every operation may give (ERRORS)
+    added to whatever the operation documents itself."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction == "response":
+            for code, response in ERRORS.items():
+                if str(code) not in responses:
+                    responses[str(code)] = self._get_response_for_code(
+                        response, str(code), direction=direction
+                    )
+        return responses
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any /api/ address that names no endpoint (an id that is not a number, a typo): the
+    API's error body, not the site's HTML page."""
+    error = {"status": 404, "code": "not_found", "message": f"No endpoint at {request.path}."}
+    return JsonResponse({"error": error}, status=404)

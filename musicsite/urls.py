@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
@@ -11,6 +11,7 @@ from listening.api import MyFeedbackView, MyListensView
 from recommender.api import MyRecommendationsView
 
 from . import views
+from .api_errors import api_not_found
 
 router = SimpleRouter()
 router.register("songs", SongViewSet, basename="song")
@@ -36,6 +37,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api-v1"))),
     path("api/schema/", SpectacularAPIView.as_view(api_version="1"), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),  # last: whatever no endpoint above matched
 ]
 
 if settings.DEBUG:

@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from catalog.models import Artist, Song
 from catalog.serializers import artist_data, song_data
 from listening.models import Listener
-from musicsite.api_errors import ERRORS
 from musicsite.safe_cache import attempt
 
 from . import fast_reads, serving
@@ -78,7 +77,7 @@ class MyRecommendationsView(APIView):
     listener's few items play, or the charts). `set` and `model` name the publication.
     """
 
-    @extend_schema(tags=["me"], parameters=[LEVEL], responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(tags=["me"], parameters=[LEVEL], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         level = request.query_params.get("level", "song")
         if level not in ("song", "artist"):
