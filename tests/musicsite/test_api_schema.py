@@ -4,6 +4,8 @@ and every answer must match what the schema says (status code, content type, bod
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework import throttling
 from rest_framework.authtoken.models import Token
@@ -45,7 +47,19 @@ def published(db, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def token(published) -> str:
+def same_connection():
+    """Requests go straight to the WSGI app, whose request signals close the database
+    connection after each one (the test's transaction with it); Django's test client
+    disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(published, same_connection) -> str:
     user = UserFactory(username="schemathesis")
     listener = Listener.objects.for_user(user)
     for song in Song.objects.all()[:5]:
