@@ -33,6 +33,7 @@ class Command(BaseCommand):
             raise CommandError("demo_setup makes a login with a published password: DEBUG only.")
         if not options["no_data"]:
             self._load_demo_data(options)
+            self._publish_suggestions()
         user = self._demo_user()
         listener = Listener.objects.for_user(user)
         self.stdout.write(
@@ -41,6 +42,24 @@ class Command(BaseCommand):
                 f"(listener '{listener}', {listener.listens.count():,} listens). "
                 "Admin: http://127.0.0.1:8000/admin/"
             )
+        )
+
+    def _publish_suggestions(self) -> None:
+        """Train ALS on the demo data and publish it, unless a set is already active."""
+        from recommender.models import RecommendationSet, SetStatus
+        from recommender.publishing import publish
+        from recommender.training import model_run_create, model_run_train
+
+        if RecommendationSet.objects.filter(status=SetStatus.ACTIVE).exists():
+            self.stdout.write("Suggestions are already published.")
+            return
+        run = model_run_train(run_id=model_run_create(algorithm="als", level="song").pk)
+        if run.status != JobStatus.SUCCEEDED:
+            raise CommandError(f"training the demo model failed: {run.error}")
+        published = publish(run_id=run.pk)
+        self.stdout.write(
+            f"Published suggestions of ALS run {run.pk} for {published.listeners_count:,} "
+            f"listeners (set {published.pk}): GET /api/v1/me/recommendations/"
         )
 
     def _load_demo_data(self, options) -> None:
