@@ -1,8 +1,14 @@
 """The REST API end to end: auth, the listener's suggestions, listens, feedback, catalogue."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Artist, Song
@@ -333,8 +339,6 @@ def test_the_first_page_is_served_ready_made_with_no_query(
 
 
 def test_a_deleted_token_or_an_inactive_account_is_not_served_from_the_cache(catalogue):
-    from rest_framework.authtoken.models import Token
-
     client, listener = account("ann")
     publish()
     url = reverse("api-v1:my-recommendations")
@@ -360,3 +364,36 @@ def test_the_ready_page_is_throttled_like_the_rest(catalogue, settings):
     assert codes == [200, 200, 200, 429]
     refused = client.get(url)
     assert refused.json()["error"]["code"] == "throttled" and int(refused["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "signed_in"),
+    [("api-v1:song-list", False), ("api-v1:artist-list", False), ("api-v1:my-listens", True)],
+)
+def test_lists_take_the_same_queries_for_one_row_as_for_a_page(
+    catalogue, django_assert_num_queries, name, signed_in
+):
+    client, _ = account("ann") if signed_in else (APIClient(), None)
+    url = reverse(name)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url, {"page_size": 1})
+    with django_assert_num_queries(len(one)):  # no query per row
+        response = client.get(url, {"page_size": 50})
+    assert len(response.json()["results"]) > 1
+
+
+def test_not_for_me_holds_only_until_it_expires(catalogue):
+    client, listener = account("ann")
+    publish()
+    refused = suggestions(client)["results"][0]["song"]["id"]
+    later = (timezone.now() + timedelta(days=1)).isoformat()
+    client.post(
+        reverse("api-v1:my-feedback"),
+        {"kind": "not_for_me", "song": refused, "expires_at": later},
+        format="json",
+    )
+    publish()
+    assert refused not in [e["song"]["id"] for e in suggestions(client, page_size=50)["results"]]
+    Feedback.objects.filter(listener=listener).update(expires_at=timezone.now())
+    publish()
+    assert refused in [e["song"]["id"] for e in suggestions(client, page_size=50)["results"]]

@@ -237,3 +237,15 @@ def test_staff_publish_a_run_and_roll_back_from_the_admin(
     assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).pk == first.pk
     page = client.get(reverse("admin:recommender_recommendationset_change", args=[first.pk]))
     assert page.status_code == 200
+
+
+def test_best_publishes_the_newest_run_of_the_evaluations_candidate(listening):
+    from tests.factories import EvaluationFactory
+
+    older = trained("item_knn")
+    newer = trained("item_knn")
+    trained("popularity")
+    EvaluationFactory(status="succeeded", candidate="item_knn:bm25", level="song")
+    assert publishing.best_run().pk == newer != older
+    call_command("publish", "--best", "--top-n", "3")
+    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).run_id == newer
