@@ -16,18 +16,28 @@ class EASE(Recommender):
     With X the listeners x items confidences: G = XᵀX + l2·I, P = G⁻¹, B = -P / diag(P)
     (column j divided by P_jj) and diag(B) = 0; a listener's scores are X_u · B. B is a dense
     items x items float32 matrix, so the model refuses catalogues above `max_items`
-    (params: `l2` = 500.0, `max_items` = 20_000). No randomness: the seed is unused.
+    (params: `l2` = 500.0, `max_items` = 20_000). With `binary`, X is 1 wherever the
+    listener played the item, whatever the confidence (Steck's own setting; its l2 is then
+    on a co-occurrence scale, ~100 on HetRec). No randomness: the seed is unused.
     """
 
     name: ClassVar[str] = "ease"
-    defaults: ClassVar[Mapping[str, Any]] = {"l2": 500.0, "max_items": 20_000}
+    defaults: ClassVar[Mapping[str, Any]] = {"l2": 500.0, "max_items": 20_000, "binary": False}
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         super().__init__(seed=seed, **params)
         self.weights = np.zeros((0, 0), dtype=np.float32)
 
-    def fit(self, user_items: sp.csr_matrix) -> Self:
+    def _input(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         matrix = sp.csr_matrix(user_items, dtype=np.float32)
+        if self.params["binary"]:
+            matrix = matrix.copy()
+            matrix.eliminate_zeros()
+            matrix.data[:] = 1.0
+        return matrix
+
+    def fit(self, user_items: sp.csr_matrix) -> Self:
+        matrix = self._input(user_items)
         n_items = matrix.shape[1]
         if n_items > self.params["max_items"]:
             gigabytes = n_items**2 * 4 / 1e9
@@ -47,7 +57,7 @@ class EASE(Recommender):
         return self
 
     def _scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(user_items @ self.weights)
+        return np.asarray(self._input(user_items) @ self.weights)
 
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Items by their weight in predicting each given item (its column of B)."""

@@ -31,3 +31,17 @@ def test_it_matches_a_direct_computation(rng):
     _, scores = model.recommend(np.arange(25), matrix, k=8, exclude_seen=False)
     best_first = -np.sort(-(dense @ expected), axis=1)
     np.testing.assert_allclose(scores, best_first, rtol=1e-4, atol=1e-6)
+
+
+def test_binary_ease_sees_only_whether_an_item_was_played():
+    rng = np.random.default_rng(4)
+    plays = sp.csr_matrix((rng.random((30, 12)) < 0.3) * rng.integers(1, 50, size=(30, 12)))
+    ones = plays.copy()
+    ones.data[:] = 1.0
+    binary = create("ease", l2=5.0, binary=True).fit(sp.csr_matrix(np.log1p(plays.toarray())))
+    plain = create("ease", l2=5.0).fit(ones)
+    np.testing.assert_allclose(binary.weights, plain.weights, rtol=1e-5, atol=1e-6)
+    rows = np.arange(4)
+    np.testing.assert_array_equal(
+        binary.recommend(rows, plays[:4], k=5)[0], plain.recommend(rows, ones[:4], k=5)[0]
+    )
