@@ -87,7 +87,13 @@ def publish(
         raise PublishError(f"model run {run.pk} is {run.status}: only a trained run publishes")
     top_n = top_n or settings.RECOMMENDER["TOP_N"]
     new_set = RecommendationSet.objects.create(run=run, top_n=top_n)
-    say = _say(on_progress)
+    report = _say(on_progress)
+
+    def say(step: str, fraction: float) -> None:
+        """Tell the caller, and the set's row (what the admin shows while it builds)."""
+        RecommendationSet.objects.filter(pk=new_set.pk).update(progress=fraction)
+        report(step, fraction)
+
     timings: dict[str, float] = {}
     try:
         _build(new_set, say, timings)
