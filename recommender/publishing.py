@@ -139,6 +139,7 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
         )
         _write_lists(new_set, matrix.listener_ids, "artist", artist_lists, artist_ids, None)
         charts_by_level["artist"] = _chart_ids(heard, artist_ids, new_set.top_n)
+    _lists_from_loves(new_set, matrix.listener_ids)
     timings["write_seconds"] = time.perf_counter() - started
 
     say("finding similar items", 0.85)
@@ -150,6 +151,18 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
     RecommendationSet.objects.filter(pk=new_set.pk).update(
         listeners_count=rows.shape[0], charts=charts_by_level, timings=timings, progress=0.95
     )
+
+
+def _lists_from_loves(new_set: RecommendationSet, listener_ids: np.ndarray) -> None:
+    """Listeners with no listens yet but things they love (onboarding) keep the personal
+    lists those give them, instead of falling back to the charts."""
+    from recommender import serving
+
+    loving = set(
+        Feedback.objects.filter(kind=FeedbackKind.LOVE).values_list("listener_id", flat=True)
+    )
+    for listener_id in sorted(loving - set(listener_ids.tolist())):
+        serving.refresh_listener(listener_id, recommendation_set_id=new_set.pk)
 
 
 def _model_rows(

@@ -31,6 +31,7 @@ from recommender.models import (
     SetStatus,
     SimilarItems,
 )
+from recommender.seeds import loved_items
 from recommender.suggestions import Suggestions, roll_up, suggest
 from recommender.training import model_run_load, weigh
 
@@ -240,7 +241,8 @@ def _model(run_id: int) -> tuple[algorithms.Recommender, np.ndarray, np.ndarray]
 
 
 def _listener_row(listener_id: int, level: str, item_ids: np.ndarray, run) -> sp.csr_matrix:
-    """The listener's confidences now, in the model's columns (1 x items)."""
+    """The listener's confidences now, in the model's columns (1 x items): their plays,
+    and what they said they love (`seeds`) as one play each."""
     field = f"{level}_id"
     plays = (
         Listen.objects.filter(listener_id=listener_id, **{f"{field}__isnull": False})
@@ -255,6 +257,12 @@ def _listener_row(listener_id: int, level: str, item_ids: np.ndarray, run) -> sp
         .annotate(total=Count("id"))
         .values_list(skip_field, "total")
     )
+
+    # What the listener loves counts as one play, where they have not played it.
+    played = dict(plays)
+    plays = list(played.items()) + [
+        (item, 1) for item in loved_items(listener_id, level) if item not in played
+    ]
 
     def row_of(pairs) -> sp.csr_matrix:
         pairs = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
@@ -314,12 +322,15 @@ def _seed_fallback(set_id: int, level: str, seeds: list[int], refused: set[int],
     )
 
 
-def refresh_listener(listener_id: int) -> bool:
-    """Recompute the listener's rows in the active set from their listens now; True if done."""
+def refresh_listener(listener_id: int, recommendation_set_id: int | None = None) -> bool:
+    """Recompute the listener's rows in the active set (or the given one, e.g. a set being
+    built) from their listens and loves now; True if done."""
     attempt("delete", pending_key(listener_id))
-    current = (
-        RecommendationSet.objects.filter(status=SetStatus.ACTIVE).select_related("run").first()
-    )
+    sets = RecommendationSet.objects.select_related("run")
+    if recommendation_set_id is None:
+        current = sets.filter(status=SetStatus.ACTIVE).first()
+    else:
+        current = sets.filter(pk=recommendation_set_id).first()
     if current is None or not Listener.objects.filter(pk=listener_id).exists():
         return False
     run = current.run

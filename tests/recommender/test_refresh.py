@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from catalog.models import Song
+from listening.feedback import feedback_give
 from listening.generator import generate
 from listening.listen_import import listen_import_create, listen_import_run
 from listening.listen_submission import listens_record
@@ -13,6 +14,7 @@ from listening.models import Listener
 from recommender import publishing, serving
 from recommender.models import ListenerRecommendations
 from recommender.training import model_run_create, model_run_train
+from tests.factories import UserFactory
 
 
 def prepared(tmp_path) -> tuple[Listener, int]:
@@ -79,3 +81,33 @@ def test_with_a_real_worker_the_new_list_is_readable_within_five_seconds(
     assert row.refreshed_at is not None, celery_worker_process.log_path.read_text()[-3000:]
     assert elapsed < 5
     assert not set(top) & set(serving.listener_list(listener.pk, "song")["items"])
+
+
+def test_loved_artists_give_a_new_account_personal_suggestions_at_once(db, tmp_path):
+    prepared(tmp_path)
+    newcomer = Listener.objects.for_user(UserFactory())
+    charts = serving.listener_list(newcomer.pk, "song")
+    assert charts["fallback"]
+    artists = list(
+        Song.objects.values_list("artist_id", flat=True).distinct().order_by("artist_id")[:3]
+    )
+    for artist in artists:
+        feedback_give(newcomer, kind="love", artist_id=artist)
+
+    assert serving.refresh_listener(newcomer.pk)
+
+    mine = serving.listener_list(newcomer.pk, "song")
+    assert not mine["fallback"] and mine["items"] != charts["items"]
+    loved_songs = set(Song.objects.filter(artist_id__in=artists).values_list("pk", flat=True))
+    assert {reason for reason in mine["reasons"] if reason} <= loved_songs
+
+
+def test_a_new_publication_keeps_the_lists_loves_gave(db, tmp_path):
+    _, set_id = prepared(tmp_path)
+    newcomer = Listener.objects.for_user(UserFactory())
+    for artist in Song.objects.values_list("artist_id", flat=True).distinct()[:3]:
+        feedback_give(newcomer, kind="love", artist_id=artist)
+    run_id = ListenerRecommendations.objects.filter(recommendation_set_id=set_id).first()
+    published = publishing.publish(run_id=run_id.recommendation_set.run_id, top_n=10)
+    row = song_row(published.pk, newcomer)
+    assert not row.is_fallback and len(row.item_ids) == 10
