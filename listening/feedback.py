@@ -20,6 +20,7 @@ def feedback_give(
 
     Not-for-me takes the item out of the listener's active suggestions at once (and, for an
     artist, their songs too); later publications and refreshes keep it out while it holds.
+    A love counts like a play of the item: the listener's suggestions are refreshed.
     """
     if (song_id is None) == (artist_id is None):
         raise ValueError("feedback is on one song or one artist")
@@ -32,8 +33,10 @@ def feedback_give(
         feedback, _ = Feedback.objects.update_or_create(
             listener=listener, **target, defaults={"kind": kind, "expires_at": expires_at}
         )
-    if kind == FeedbackKind.NOT_FOR_ME:
-        from recommender.serving import drop_from_lists
+    from recommender.serving import drop_from_lists, request_refresh
 
+    if kind == FeedbackKind.NOT_FOR_ME:
         drop_from_lists(listener.pk, song_id=song_id, artist_id=artist_id)
+    else:  # a love folds in like a play (recommender.seeds)
+        request_refresh(listener.pk)
     return feedback

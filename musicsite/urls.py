@@ -1,16 +1,19 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
+from catalog import pages as catalog_pages
 from catalog.api import ArtistViewSet, ChartsView, SongViewSet
+from listening import pages as listening_pages
 from listening.api import MyFeedbackView, MyListensView
 from recommender.api import MyRecommendationsView
+from recommender.pages import home
 
 from . import views
+from .accounts import signup
 from .api_errors import api_not_found
 
 router = SimpleRouter()
@@ -29,7 +32,16 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", home, name="home"),
+    path("accounts/signup/", signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("search/", catalog_pages.search, name="search"),
+    path("songs/<int:song_id>/", catalog_pages.song_page, name="song"),
+    path("songs/<int:song_id>/listened/", listening_pages.song_listened, name="song-listened"),
+    path("artists/<int:artist_id>/", catalog_pages.artist_page, name="artist"),
+    path("feedback/", listening_pages.give_feedback, name="feedback"),
+    path("me/listening/", listening_pages.my_listening, name="my-listening"),
+    path("welcome/", listening_pages.onboarding, name="onboarding"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("staff/", include("listening.urls")),

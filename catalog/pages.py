@@ -1,0 +1,80 @@
+"""The catalogue's pages: a song, an artist, and search over both."""
+
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from listening.models import Listen
+from recommender.serving import similar_ids
+
+from .models import Artist, Song
+from .names import match_key
+
+PAGE_SIZE = 20
+SIMILAR_SHOWN = 10
+
+
+def _in_order(model, ids: list[int], *related: str) -> list:
+    found = model.objects.select_related(*related).in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def song_page(request: HttpRequest, song_id: int) -> HttpResponse:
+    song = get_object_or_404(Song.objects.select_related("artist", "release"), pk=song_id)
+    stats = Listen.objects.filter(song_id=song.pk).aggregate(
+        listeners=Count("listener_id", distinct=True), plays=Sum("play_count")
+    )
+    _, similar = similar_ids("song", song.pk)
+    context = {
+        "song": song,
+        "listeners": stats["listeners"] or 0,
+        "plays": stats["plays"] or 0,
+        "similar": _in_order(Song, similar[:SIMILAR_SHOWN], "artist"),
+    }
+    return render(request, "catalog/song.html", context)
+
+
+def artist_page(request: HttpRequest, artist_id: int) -> HttpResponse:
+    artist = get_object_or_404(Artist, pk=artist_id)
+    listeners = Listen.objects.filter(artist_id=artist.pk).aggregate(
+        n=Count("listener_id", distinct=True)
+    )["n"]
+    top_songs = (
+        Song.objects.filter(artist=artist)
+        .annotate(listeners=Count("listens__listener", distinct=True))
+        .order_by("-listeners", "title")[:10]
+    )
+    _, similar = similar_ids("artist", artist.pk)
+    context = {
+        "artist": artist,
+        "listeners": listeners or 0,
+        "top_songs": top_songs,
+        "similar": _in_order(Artist, similar[:SIMILAR_SHOWN]),
+    }
+    return render(request, "catalog/artist.html", context)
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    """Songs and artists whose name holds the words (match keys, so case and accents of
+    spelling do not matter), songs paginated."""
+    words = request.GET.get("q", "").strip()
+    songs_page, artists = None, []
+    if words:
+        key = match_key(words)
+        songs = (
+            Song.objects.filter(Q(title_key__contains=key) | Q(artist__name_key__contains=key))
+            .select_related("artist")
+            .order_by("title_key", "pk")
+        )
+        songs_page = Paginator(songs, PAGE_SIZE).get_page(request.GET.get("page"))
+        artists = list(Artist.objects.filter(name_key__contains=key).order_by("name_key")[:12])
+    context = {
+        "q": words,
+        "query": urlencode({"q": words}),
+        "songs": songs_page,
+        "artists": artists,
+    }
+    return render(request, "catalog/search.html", context)

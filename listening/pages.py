@@ -1,0 +1,141 @@
+"""The listener's own pages: their listening, onboarding, and the buttons on song pages."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Sum
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from catalog.models import Artist, Song
+from catalog.names import match_key
+
+from .clock import clock_svg
+from .feedback import feedback_give
+from .listen_submission import SubmissionError, listens_record
+from .models import FeedbackKind, Listen, Listener
+
+HISTORY_PAGE = 25
+MIN_ARTISTS = 3
+
+
+def _back(request: HttpRequest, fallback: str = "home") -> HttpResponse:
+    """To the page the form came from, if it is on this site."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@login_required
+def my_listening(request: HttpRequest) -> HttpResponse:
+    listener = Listener.objects.for_user(request.user)
+    mine = Listen.objects.filter(listener=listener)
+    history = Paginator(
+        mine.select_related("song__artist", "artist").order_by(
+            F("played_at").desc(nulls_last=True), "-id"
+        ),
+        HISTORY_PAGE,
+    ).get_page(request.GET.get("page"))
+    top_artists = (
+        mine.filter(artist__isnull=False)
+        .values("artist_id", "artist__name")
+        .annotate(plays=Sum("play_count"))
+        .order_by("-plays", "artist__name")[:10]
+    )
+    top_songs = (
+        mine.filter(song__isnull=False)
+        .values("song_id", "song__title", "song__artist__name")
+        .annotate(plays=Sum("play_count"))
+        .order_by("-plays", "song__title")[:10]
+    )
+    by_time = (
+        mine.filter(played_at__isnull=False)
+        .annotate(day=ExtractIsoWeekDay("played_at"), hour=ExtractHour("played_at"))
+        .values("day", "hour")
+        .annotate(plays=Sum("play_count"))
+    )
+    clock = {(row["day"] - 1, row["hour"]): row["plays"] for row in by_time}
+    context = {
+        "history": history,
+        "top_artists": top_artists,
+        "top_songs": top_songs,
+        "clock": clock_svg(clock) if clock else "",
+    }
+    return render(request, "listening/my_listening.html", context)
+
+
+@login_required
+def onboarding(request: HttpRequest) -> HttpResponse:
+    """A new listener picks at least three artists they like; each becomes a "love", and
+    their suggestions are folded in from those at once."""
+    listener = Listener.objects.for_user(request.user)
+    if request.method == "POST":
+        chosen = sorted({int(pk) for pk in request.POST.getlist("artist") if pk.isdigit()})
+        found = list(Artist.objects.filter(pk__in=chosen).values_list("pk", flat=True))
+        if len(found) < MIN_ARTISTS:
+            messages.error(request, f"Pick at least {MIN_ARTISTS} artists you like.")
+        else:
+            for artist_id in found:
+                feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist_id)
+            from recommender.serving import refresh_listener
+
+            refresh_listener(listener.pk)
+            messages.success(request, "Thanks! Here are songs picked for you.")
+            return redirect("home")
+    words = request.GET.get("q", "").strip()
+    artists = Artist.objects.annotate(listeners=Count("listens__listener", distinct=True))
+    if words:
+        artists = artists.filter(name_key__contains=match_key(words))
+    artists = artists.order_by("-listeners", "name_key")[:30]
+    return render(
+        request,
+        "listening/onboarding.html",
+        {"artists": artists, "q": words, "minimum": MIN_ARTISTS},
+    )
+
+
+@login_required
+@require_POST
+def song_listened(request: HttpRequest, song_id: int) -> HttpResponse:
+    listener = Listener.objects.for_user(request.user)
+    try:
+        listens_record(listener, [{"song": song_id}])
+    except SubmissionError as error:
+        messages.error(request, error.errors[0]["message"].capitalize() + ".")
+        return _back(request)
+    title = Song.objects.filter(pk=song_id).values_list("title", flat=True).first()
+    messages.success(request, f"Recorded: you listened to {title}. Your suggestions are updating.")
+    return _back(request)
+
+
+@login_required
+@require_POST
+def give_feedback(request: HttpRequest) -> HttpResponse:
+    listener = Listener.objects.for_user(request.user)
+    kind = request.POST.get("kind", "")
+    song, artist = request.POST.get("song", ""), request.POST.get("artist", "")
+    target = {"song_id": int(song)} if song.isdigit() else {}
+    if artist.isdigit():
+        target["artist_id"] = int(artist)
+    known = (
+        Song.objects.filter(pk=target["song_id"]).exists()
+        if "song_id" in target
+        else Artist.objects.filter(pk=target.get("artist_id", 0)).exists()
+    )
+    if not known:
+        messages.error(request, "That song or artist does not exist.")
+        return _back(request)
+    try:
+        feedback_give(listener, kind=kind, **target)
+    except ValueError as error:
+        messages.error(request, f"{error}.")
+        return _back(request)
+    if kind == FeedbackKind.NOT_FOR_ME:
+        messages.success(request, "Understood: it will not be suggested to you again.")
+    else:
+        messages.success(request, "Loved. Your suggestions will take it into account.")
+    return _back(request)

@@ -1,0 +1,184 @@
+"""The listener's website through Django's test client: every page, its queries, its forms."""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from catalog.models import Artist, Song
+from listening.generator import generate
+from listening.listen_import import listen_import_create, listen_import_run
+from listening.models import Feedback, Listen, Listener
+from recommender import publishing
+from recommender.training import model_run_create, model_run_train
+from tests.factories import UserFactory
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def site(db, tmp_path):
+    path = tmp_path / "scrobbles.tsv"
+    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
+    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    run = model_run_create(algorithm="als", params={"factors": 8, "iterations": 3})
+    model_run_train(run_id=run.pk)
+    publishing.publish(run_id=run.pk, top_n=20)
+    cache.clear()
+
+
+def signed_in_with_history(client: Client) -> Listener:
+    """Sign in as an account that takes over an imported listener's history."""
+    user = UserFactory(password=PASSWORD)
+    listener = Listener.objects.filter(user__isnull=True).order_by("pk").first()
+    listener.user = user
+    listener.save()
+    client.force_login(user)
+    return listener
+
+
+def suggested_songs(client: Client) -> list[int]:
+    return [int(pk) for pk in re.findall(r'data-song="(\d+)"', client.get("/").content.decode())]
+
+
+def test_visitors_see_what_the_site_is_and_the_charts(site, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        page = Client().get(reverse("home")).content.decode()
+    assert "Sign up" in page and "Top songs" in page and "Recently popular artists" in page
+    top = Song.objects.order_by("pk").first()
+    assert reverse("song", args=[top.pk]) in page or '<li><a href="/songs/' in page
+
+
+def test_sign_up_leads_to_onboarding_and_picked_artists_give_suggestions(
+    site, django_assert_max_num_queries
+):
+    client = Client()
+    response = client.post(
+        reverse("signup"),
+        {"username": "newbie", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("onboarding")
+    assert client.get(reverse("home"))["Location"] == reverse("onboarding")
+    artists = list(Artist.objects.order_by("pk").values_list("pk", flat=True)[:3])
+
+    too_few = client.post(reverse("onboarding"), {"artist": artists[:2]}, follow=True)
+    assert "Pick at least 3 artists" in too_few.content.decode()
+    done = client.post(reverse("onboarding"), {"artist": artists}, follow=True)
+
+    page = done.content.decode()
+    assert "Here are songs picked for you" in page and "because you played" in page
+    assert Feedback.objects.filter(kind="love").count() == 3
+    assert "Popular with listeners like you" not in page
+    with django_assert_max_num_queries(14):
+        client.get(reverse("home"))
+
+
+def test_not_for_me_removes_a_song_for_good_and_i_listened_updates_the_list(
+    site, django_capture_on_commit_callbacks
+):
+    client = Client()
+    signed_in_with_history(client)
+    first = suggested_songs(client)
+    refused = first[0]
+
+    client.post(
+        reverse("feedback"),
+        {"song": refused, "kind": "not_for_me", "next": "/"},
+        follow=True,
+    )
+    assert refused not in suggested_songs(client)
+
+    played = suggested_songs(client)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("song-listened", args=[played]),
+            {"next": reverse("song", args=[played])},
+            follow=True,
+        )
+    assert "Recorded: you listened to" in response.content.decode()
+    after = suggested_songs(client)
+    assert played not in after and refused not in after
+    assert "Updated from your latest listens" in client.get("/").content.decode()
+
+
+def test_song_and_artist_pages_show_statistics_and_similar_items(
+    site, django_assert_max_num_queries
+):
+    song = Song.objects.select_related("artist").order_by("pk").first()
+    client = Client()
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("song", args=[song.pk])).content.decode()
+    assert song.title in page and song.artist.name in page and "More like this" in page
+    assert "listener" in page and "Sign in</a> to record a listen" in page
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("artist", args=[song.artist_id])).content.decode()
+    assert "Top songs" in page and "Similar artists" in page
+    titles = Song.objects.filter(artist_id=song.artist_id).values_list("title", flat=True)
+    assert sum(title in page for title in titles) == min(10, len(titles))
+    assert client.get(reverse("song", args=[10**9])).status_code == 404
+
+
+def test_search_finds_songs_and_artists_with_pages(site, django_assert_max_num_queries):
+    song = Song.objects.order_by("pk").first()
+    client = Client()
+    with django_assert_max_num_queries(5):
+        page = client.get(reverse("search"), {"q": song.title.upper()}).content.decode()
+    assert song.title in page
+    many = client.get(reverse("search"), {"q": "e"}).content.decode()
+    assert "Page 1 of" in many and 'rel="next"' in many
+    second = client.get(reverse("search"), {"q": "e", "page": 2}).content.decode()
+    assert "Page 2 of" in second
+
+
+def test_my_listening_shows_only_my_history_top_lists_and_the_clock(
+    site, django_assert_max_num_queries
+):
+    client = Client()
+    listener = signed_in_with_history(client)
+    other = Listener.objects.exclude(pk=listener.pk).first()
+    other_only = (
+        Listen.objects.filter(listener=other)
+        .exclude(song__in=Listen.objects.filter(listener=listener).values("song"))
+        .select_related("song")
+        .first()
+    )
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("my-listening")).content.decode()
+    assert "Your top artists" in page and "<svg" in page and "Page 1 of" in page
+    assert other_only.song.title not in page
+    assert Client().get(reverse("my-listening"))["Location"].startswith(reverse("login"))
+
+
+def test_forms_need_csrf_and_sign_in(site):
+    strict = Client(enforce_csrf_checks=True)
+    signed_in_with_history(strict)
+    song = Song.objects.first()
+    assert strict.post(reverse("song-listened", args=[song.pk])).status_code == 403
+    anonymous = Client().post(reverse("feedback"), {"song": song.pk, "kind": "love"})
+    assert anonymous["Location"].startswith(reverse("login"))
+    client = Client()
+    signed_in_with_history(client)
+    odd = client.post(reverse("feedback"), {"song": song.pk, "kind": "meh"}, follow=True)
+    assert "kind must be one of" in odd.content.decode()
+
+
+def test_sign_in_and_out_use_the_sites_own_pages(site):
+    UserFactory(username="ann", password=PASSWORD)
+    client = Client()
+    assert "Sign in" in client.get(reverse("login")).content.decode()
+    response = client.post(reverse("login"), {"username": "ann", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.post(reverse("logout")).status_code == 302
+    assert "Sign up" in client.get("/").content.decode()
+
+
+def test_errors_are_the_sites_own_pages(site, settings):
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+    missing = client.get("/no/such/page/")
+    assert (
+        missing.status_code == 404
+        and "There is nothing at this address" in missing.content.decode()
+    )
