@@ -1,0 +1,171 @@
+"""The website in a real browser: Debian's Chromium driven by Playwright against a live server.
+
+The journey a new listener takes — sign up, pick three artists, get suggestions with
+reasons, refuse one (it stays gone after a reload), record a listen (the list changes),
+sign out — and the other pages, at a phone's width (360 px) and a laptop's (1280 px). Each
+test saves screenshots under var/screenshots/ (ignored by git) for a person to look at.
+Skipped, with the reason, where /usr/bin/chromium is missing; CI installs it.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+from catalog.models import Artist, Song
+from listening.generator import generate
+from listening.listen_import import listen_import_create, listen_import_run
+from listening.models import Listener
+from recommender import publishing
+from recommender.training import model_run_create, model_run_train
+from tests.factories import UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WIDTHS = {"phone": (360, 780), "laptop": (1280, 900)}
+PASSWORD = "a long enough password"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between page actions are still plain synchronous calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def published(transactional_db, tmp_path):
+    path = tmp_path / "scrobbles.tsv"
+    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
+    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    run = model_run_create(algorithm="als", params={"factors": 8, "iterations": 3})
+    model_run_train(run_id=run.pk)
+    publishing.publish(run_id=run.pk, top_n=20)
+    cache.clear()
+
+
+def page_at(browser, width: str):
+    viewport_width, height = WIDTHS[width]
+    context = browser.new_context(viewport={"width": viewport_width, "height": height})
+    return context.new_page()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def suggested(page) -> list[str]:
+    return page.locator("ol.suggestions li").evaluate_all(
+        "cards => cards.map(card => card.dataset.song)"
+    )
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_a_new_listener_signs_up_picks_artists_and_shapes_their_list(
+    browser, live_server, published, width
+):
+    page = page_at(browser, width)
+    page.goto(live_server.url)
+    shot(page, f"{width}-home-visitor")
+    page.get_by_role("link", name="Sign up").first.click()
+    page.get_by_label("Username").fill(f"newbie-{width}")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Create my account").click()
+
+    page.wait_for_url(re.compile(r"/welcome/$"))
+    shot(page, f"{width}-onboarding")
+    boxes = page.locator("input[name=artist]")
+    for index in range(3):
+        boxes.nth(index).check()
+    page.get_by_role("button", name="Show my suggestions").click()
+
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.get_by_text("Here are songs picked for you").is_visible()
+    assert page.locator(".reason").count() > 0
+    shot(page, f"{width}-home-suggestions")
+    before = suggested(page)
+    refused = before[0]
+    page.locator(f'li[data-song="{refused}"]').get_by_role(
+        "button", name=re.compile("Not for me")
+    ).click()
+    page.wait_for_load_state()
+    assert refused not in suggested(page)
+    page.reload()
+    assert refused not in suggested(page)
+
+    listened = suggested(page)[0]
+    page.locator(f'li[data-song="{listened}"] a.title').click()
+    page.wait_for_url(re.compile(rf"/songs/{listened}/$"))
+    shot(page, f"{width}-song")
+    page.get_by_role("button", name="I listened").click()
+    assert page.get_by_text("Recorded: you listened to").is_visible()
+    page.goto(live_server.url)
+    after = suggested(page)
+    assert listened not in after and after != before
+    shot(page, f"{width}-home-after-listen")
+
+    page.get_by_role("button", name="Sign out").click()
+    assert page.get_by_role("link", name="Sign in", exact=True).is_visible()
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_song_artist_search_and_history_pages(browser, live_server, published, width):
+    user = UserFactory(username=f"reader-{width}", password=PASSWORD)
+    listener = Listener.objects.filter(user__isnull=True).order_by("pk").first()
+    listener.user = user
+    listener.save()
+    song = Song.objects.select_related("artist").order_by("pk").first()
+    artist = Artist.objects.get(pk=song.artist_id)
+    page = page_at(browser, width)
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+    page.goto(f"{live_server.url}/artists/{artist.pk}/")
+    assert page.get_by_role("heading", name=artist.name).is_visible()
+    assert page.get_by_role("heading", name="Similar artists").is_visible()
+    shot(page, f"{width}-artist")
+
+    page.goto(f"{live_server.url}/search/")
+    page.get_by_label("Songs and artists").fill(song.title)
+    page.get_by_role("button", name="Search").click()
+    assert page.get_by_role("link", name=song.title).first.is_visible()
+    shot(page, f"{width}-search")
+
+    page.get_by_role("link", name="My listening").click()
+    assert page.get_by_role("heading", name="History").is_visible()
+    assert page.locator("svg.clock").count() == 1
+    shot(page, f"{width}-my-listening")
+    # Nothing spills sideways at a phone's width.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1
+    page.context.close()
