@@ -42,11 +42,16 @@ def artist_page(request: HttpRequest, artist_id: int) -> HttpResponse:
     listeners = Listen.objects.filter(artist_id=artist.pk).aggregate(
         n=Count("listener_id", distinct=True)
     )["n"]
-    top_songs = (
-        Song.objects.filter(artist=artist)
-        .annotate(listeners=Count("listens__listener", distinct=True))
-        .order_by("-listeners", "title")[:10]
+    # Aggregated from the artist's listens (artist index), not from its songs' joins.
+    counts = list(
+        Listen.objects.filter(artist_id=artist.pk, song__isnull=False)
+        .values("song_id")
+        .annotate(listeners=Count("listener_id", distinct=True))
+        .order_by("-listeners", "song_id")
+        .values_list("song_id", "listeners")[:10]
     )
+    songs = Song.objects.in_bulk([song_id for song_id, _ in counts])
+    top_songs = [(songs[song_id], n) for song_id, n in counts if song_id in songs]
     _, similar = similar_ids("artist", artist.pk)
     context = {
         "artist": artist,

@@ -98,7 +98,7 @@ class ImportBatch(Job):
 
 class Listen(models.Model):
     id = models.BigAutoField(primary_key=True)
-    # No separate index on listener: every unique constraint below starts with it.
+    # Indexed with played_at (Meta.indexes), for reading one listener's listens.
     # The foreign keys of this one huge table are kept by Django (cascading deletes go
     # through the ORM, and imports create what they reference in the same transaction),
     # not by PostgreSQL: its per-row checks doubled the time of a bulk load.
@@ -142,6 +142,13 @@ class Listen(models.Model):
     )
 
     class Meta:
+        indexes = [
+            # Every read of one listener's listens (their pages, a refresh, history newest
+            # first). The unique constraints below start with the listener too, but they
+            # are partial, and PostgreSQL uses a partial index only for queries that imply
+            # its condition: without this one, such a read scanned the whole table.
+            models.Index(fields=["listener", "played_at"], name="listen_listener_time"),
+        ]
         constraints = [
             # These three make re-importing a file add nothing.
             models.UniqueConstraint(

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from catalog.models import Song
-from listening.models import Feedback, FeedbackKind
+from listening.models import Feedback, FeedbackKind, Listen
 
 SONGS_PER_LOVED_ARTIST = 5
 
@@ -18,10 +18,11 @@ SONGS_PER_LOVED_ARTIST = 5
 def top_songs(artist_ids: list[int], per_artist: int = SONGS_PER_LOVED_ARTIST) -> list[int]:
     """Each artist's most played songs (by listeners), at most `per_artist` each."""
     songs = (
-        Song.objects.filter(artist_id__in=artist_ids)
-        .annotate(listeners=Count("listens__listener", distinct=True))
-        .order_by("artist_id", "-listeners", "pk")
-        .values_list("pk", "artist_id")
+        Listen.objects.filter(artist_id__in=artist_ids, song__isnull=False)
+        .values("song_id", "artist_id")
+        .annotate(listeners=Count("listener_id", distinct=True))
+        .order_by("artist_id", "-listeners", "song_id")
+        .values_list("song_id", "artist_id")
     )
     taken: dict[int, int] = {}
     chosen = []
