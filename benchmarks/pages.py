@@ -8,8 +8,8 @@ history (accounts made once), then requests each page `--rounds` times through D
 request handler in this process — the server's time, without a network or a browser —
 and prints the median and 95th percentile per page, and its query count. One request per
 page first warms the process (code, templates, the cached charts), as on a running site;
-each round then signs in a different listener, whose own lists are not cached yet. Target (issue 8): every
-page under 100 ms.
+each round then signs in a different listener, whose own lists are not cached yet.
+Target (issue 8): every page under 100 ms.
 """
 
 import argparse
