@@ -182,3 +182,11 @@ def test_errors_are_the_sites_own_pages(site, settings):
         missing.status_code == 404
         and "There is nothing at this address" in missing.content.decode()
     )
+
+
+def test_a_server_error_shows_the_sites_own_page(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.content.decode()
