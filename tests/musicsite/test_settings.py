@@ -40,7 +40,14 @@ def run_python(args: list[str], **variables: str) -> subprocess.CompletedProcess
         key: value
         for key, value in os.environ.items()
         if key
-        not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "CELERY_TASK_ALWAYS_EAGER"}
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DEBUG",
+            "SECRET_KEY",
+            "CELERY_TASK_ALWAYS_EAGER",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     env.update(ENV_FILE="", DJANGO_SETTINGS_MODULE="musicsite.settings", **variables)
     return subprocess.run(
