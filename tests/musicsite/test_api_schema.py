@@ -17,13 +17,10 @@ from schemathesis.checks import (
 )
 
 from catalog.models import Song
-from listening.generator import generate
-from listening.listen_import import listen_import_create, listen_import_run
 from listening.models import Listen, Listener
 from musicsite.wsgi import application
-from recommender import publishing
-from recommender.training import model_run_create, model_run_train
 from tests.factories import UserFactory
+from tests.listening_data import import_generated, publish_trained
 
 CHECKS = [
     not_a_server_error,
@@ -36,12 +33,8 @@ UNLIMITED = {"anon": "1000000/minute", "user": "1000000/minute"}
 
 @pytest.fixture
 def published(db, tmp_path, monkeypatch):
-    path = tmp_path / "scrobbles.tsv"
-    generate(path, "lastfm-1k", n_listeners=20, n_songs=80, n_listens=1500, seed=3)
-    listen_import_run(batch_id=listen_import_create(path=path).pk)
-    run = model_run_create(algorithm="item_knn")
-    model_run_train(run_id=run.pk)
-    publishing.publish(run_id=run.pk, top_n=10)
+    import_generated(tmp_path, listeners=20, songs=80, listens=1500, seed=3)
+    publish_trained("item_knn", top_n=10)
     # Hundreds of generated requests would meet the rate limits, which are not under test.
     monkeypatch.setattr(throttling.SimpleRateThrottle, "THROTTLE_RATES", UNLIMITED)
 

@@ -12,21 +12,16 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Artist, Song
-from listening.generator import generate
-from listening.listen_import import listen_import_create, listen_import_run
 from listening.models import Feedback, Listen, Listener
-from recommender import publishing
-from recommender.training import model_run_create, model_run_train
 from tests.factories import UserFactory
+from tests.listening_data import import_generated, publish_trained
 
 PASSWORD = "a long enough password"
 
 
 @pytest.fixture
 def catalogue(db, tmp_path):
-    path = tmp_path / "scrobbles.tsv"
-    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
-    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    import_generated(tmp_path)
     cache.clear()
 
 
@@ -46,9 +41,7 @@ def account(name: str) -> tuple[APIClient, Listener]:
 
 
 def publish() -> int:
-    run = model_run_create(algorithm="item_knn", level="song")
-    model_run_train(run_id=run.pk)
-    return publishing.publish(run_id=run.pk, top_n=30).pk
+    return publish_trained("item_knn", top_n=30)
 
 
 def suggestions(client: APIClient, **params) -> dict:

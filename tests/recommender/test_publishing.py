@@ -6,21 +6,20 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.urls import reverse
 
 from catalog.models import Song
-from listening.generator import generate
-from listening.listen_import import listen_import_create, listen_import_run
 from listening.models import Feedback, FeedbackKind, Listen, Listener
 from recommender import publishing, serving, tasks
 from recommender.models import ListenerRecommendations, RecommendationSet, SetStatus, SimilarItems
 from recommender.training import model_run_create, model_run_train
+from tests.factories import EvaluationFactory, StaffFactory
+from tests.listening_data import import_generated
 
 
 @pytest.fixture
 def listening(db, tmp_path):
-    path = tmp_path / "scrobbles.tsv"
-    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
-    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    import_generated(tmp_path)
 
 
 def trained(algorithm: str = "item_knn", level: str = "song", **params) -> int:
@@ -172,9 +171,7 @@ def test_the_command_and_the_task_publish(listening):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_reader_during_publication_sees_a_whole_old_or_new_list(tmp_path):
-    path = tmp_path / "scrobbles.tsv"
-    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
-    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    import_generated(tmp_path)
     run_id = trained()
     publishing.publish(run_id=run_id, top_n=5)
     listener = Listener.objects.order_by("pk").first()
@@ -211,10 +208,6 @@ def test_a_reader_during_publication_sees_a_whole_old_or_new_list(tmp_path):
 def test_staff_publish_a_run_and_roll_back_from_the_admin(
     client, listening, django_capture_on_commit_callbacks
 ):
-    from django.urls import reverse
-
-    from tests.factories import StaffFactory
-
     client.force_login(StaffFactory())
     run_id = trained()
     first = publishing.publish(run_id=run_id, top_n=3)
@@ -240,8 +233,6 @@ def test_staff_publish_a_run_and_roll_back_from_the_admin(
 
 
 def test_best_publishes_the_newest_run_of_the_evaluations_candidate(listening):
-    from tests.factories import EvaluationFactory
-
     older = trained("item_knn")
     newer = trained("item_knn")
     trained("popularity")

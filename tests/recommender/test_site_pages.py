@@ -8,24 +8,17 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import Artist, Song
-from listening.generator import generate
-from listening.listen_import import listen_import_create, listen_import_run
 from listening.models import Feedback, Listen, Listener
-from recommender import publishing
-from recommender.training import model_run_create, model_run_train
 from tests.factories import UserFactory
+from tests.listening_data import import_generated, publish_trained
 
 PASSWORD = "a long enough password"
 
 
 @pytest.fixture
 def site(db, tmp_path):
-    path = tmp_path / "scrobbles.tsv"
-    generate(path, "lastfm-1k", n_listeners=40, n_songs=150, n_listens=4000, seed=5)
-    listen_import_run(batch_id=listen_import_create(path=path).pk)
-    run = model_run_create(algorithm="als", params={"factors": 8, "iterations": 3})
-    model_run_train(run_id=run.pk)
-    publishing.publish(run_id=run.pk, top_n=20)
+    import_generated(tmp_path)
+    publish_trained("als", factors=8, iterations=3)
     cache.clear()
 
 
