@@ -54,6 +54,9 @@ def test_sign_up_leads_to_onboarding_and_picked_artists_give_suggestions(
     )
     assert response.status_code == 302 and response["Location"] == reverse("onboarding")
     assert client.get(reverse("home"))["Location"] == reverse("onboarding")
+    with django_assert_max_num_queries(6):
+        picker = client.get(reverse("onboarding"), {"q": "the"}).content.decode()
+    assert 'name="artist"' in picker
     artists = list(Artist.objects.order_by("pk").values_list("pk", flat=True)[:3])
 
     too_few = client.post(reverse("onboarding"), {"artist": artists[:2]}, follow=True)
