@@ -43,6 +43,7 @@ urlpatterns = [
     path("me/listening/", listening_pages.my_listening, name="my-listening"),
     path("welcome/", listening_pages.onboarding, name="onboarding"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("staff/", include("listening.urls")),
     path("staff/", include("recommender.urls")),

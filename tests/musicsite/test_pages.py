@@ -55,3 +55,31 @@ def test_demo_setup_refuses_to_publish_a_password_outside_debug(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG only"):
         call_command("demo_setup")
+
+
+@pytest.mark.django_db
+def test_readyz_reports_each_service(client):
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+@pytest.mark.django_db
+def test_readyz_says_what_is_down(client, settings):
+    # A real Redis cache at an address where nothing listens: the cache is down.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert not body["checks"]["cache"]["ok"]
+    assert "ConnectionError" in body["checks"]["cache"]["detail"]
+    assert body["checks"]["database"]["ok"]
