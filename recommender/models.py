@@ -183,3 +183,41 @@ class Evaluation(Job):
 
     def __str__(self) -> str:
         return f"evaluation {self.pk} ({self.level}, {self.metric})"
+
+
+class PipelineRun(Job):
+    """The whole workflow once: snapshot, exploration, training, evaluation, publication.
+
+    `steps` holds each step's status, times, figures and error, in order. `lock` is set
+    while the run is queued or running: its unique constraint lets one pipeline run at a
+    time, and a run whose worker died is reaped (`heartbeat_at` too old) so the lock
+    cannot be held forever. `decision` says whether the evaluation's candidate was
+    published, and why.
+    """
+
+    LOCK = "pipeline"
+
+    algorithms = models.JSONField(default=list, help_text="The candidate algorithms.")
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.SONG)
+    metric = models.CharField(max_length=32, default="ndcg@10")
+    steps = models.JSONField(default=dict, blank=True)
+    decision = models.TextField(blank=True)
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_set = models.ForeignKey(
+        RecommendationSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lock = models.CharField(max_length=16, null=True, blank=True, editable=False)  # noqa: DJ001
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["lock"], name="one_pipeline_at_a_time")]
+
+    def __str__(self) -> str:
+        return f"pipeline {self.pk} ({self.status})"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import evaluations, publishing, serving, training
+from . import evaluations, pipeline, publishing, serving, training
 
 
 @shared_task(acks_late=True)
@@ -27,3 +27,9 @@ def recommendation_set_publish(run_id: int, top_n: int | None = None) -> int:
 def listener_refresh(listener_id: int) -> bool:
     """Refold one listener's suggestions in the active set after new listens or feedback."""
     return serving.refresh_listener(listener_id)
+
+
+@shared_task(acks_late=True)
+def pipeline_run(run_id: int) -> str:
+    """The whole workflow; its row records each step, the decision or the failure."""
+    return pipeline.pipeline_run(run_id=run_id).status

@@ -1,0 +1,247 @@
+"""The whole workflow as one job: snapshot → exploration → training → evaluation → publication.
+
+One pipeline at a time: a run takes the lock (a unique column) when it is created and gives
+it back when it ends; a run whose worker died stops sending heartbeats and is reaped after
+STALE_AFTER, so the lock cannot be held forever. Each step's status, times, figures and
+error are on the row as it goes. The evaluation's candidate is published only if it beats
+the active set's model (evaluated on the same split) beyond its confidence interval;
+otherwise the active set stays and `decision` says why.
+"""
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from listening.exploration.report import exploration_report_create, exploration_report_run
+from listening.services import data_snapshot_create
+from musicsite.jobs import JobStatus
+
+from . import algorithms, publishing
+from .data import LEVELS
+from .evaluations import evaluation_create, evaluation_run
+from .models import ModelRun, PipelineRun, RecommendationSet, SetStatus
+from .training import model_run_create, model_run_train
+
+STEPS = ("snapshot", "explore", "train", "evaluate", "publish")
+DEFAULT_ALGORITHMS = ("popularity", "item_knn", "rp3beta", "als")
+ACTIVE_LABEL = "active"
+
+
+class PipelineBusy(Exception):
+    """Another pipeline holds the lock."""
+
+
+class PipelineCancelled(Exception):
+    """An operator asked the run to stop; it stops between steps."""
+
+
+def stale_after() -> timedelta:
+    return timedelta(minutes=getattr(settings, "PIPELINE_STALE_MINUTES", 60))
+
+
+def reap_stale() -> int:
+    """Mark runs whose worker stopped sending heartbeats as failed, freeing the lock."""
+    limit = timezone.now() - stale_after()
+    return (
+        PipelineRun.objects.filter(lock=PipelineRun.LOCK)
+        .filter(Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, created_at__lt=limit))
+        .update(
+            status=JobStatus.FAILED,
+            lock=None,
+            finished_at=timezone.now(),
+            error=f"no heartbeat for {stale_after()}: its worker was lost",
+        )
+    )
+
+
+def pipeline_create(
+    *,
+    algorithm_names: Sequence[str] = DEFAULT_ALGORITHMS,
+    level: str = "song",
+    metric: str = "ndcg@10",
+    created_by=None,
+) -> PipelineRun:
+    """A queued run holding the lock; PipelineBusy when another one holds it."""
+    if level not in LEVELS:
+        raise ValidationError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    unknown = [name for name in algorithm_names if name not in algorithms.ALGORITHMS]
+    if unknown or not algorithm_names:
+        raise ValidationError(
+            f"name known algorithms (not {unknown}); known: {', '.join(algorithms.ALGORITHMS)}"
+        )
+    reap_stale()
+    try:
+        with transaction.atomic():
+            return PipelineRun.objects.create(
+                algorithms=list(dict.fromkeys(algorithm_names)),
+                level=level,
+                metric=metric,
+                lock=PipelineRun.LOCK,
+                heartbeat_at=timezone.now(),
+                steps={name: {"status": "waiting"} for name in STEPS},
+                created_by=created_by,
+            )
+    except IntegrityError as error:
+        holder = PipelineRun.objects.filter(lock=PipelineRun.LOCK).first()
+        raise PipelineBusy(
+            f"pipeline {holder.pk if holder else '?'} is {holder.status if holder else 'busy'}"
+            " (one pipeline at a time): wait for it, or cancel it in the admin"
+        ) from error
+
+
+class _Steps:
+    """Records each step on the row as it starts, ends or fails (and the heartbeat)."""
+
+    def __init__(self, run: PipelineRun, say: Callable[[str], None]):
+        self.run, self.say = run, say
+
+    def _save(self, **fields) -> None:
+        self.run.heartbeat_at = timezone.now()
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+        self.run.save(update_fields=["steps", "heartbeat_at", "progress", *fields])
+
+    def do(self, index: int, name: str, work: Callable[[], dict]) -> dict:
+        self.run.refresh_from_db(fields=["cancel_requested"])
+        if self.run.cancel_requested:
+            raise PipelineCancelled(f"cancelled before the {name} step")
+        self.say(name)
+        started = time.perf_counter()
+        self.run.steps[name] = {"status": "running", "started_at": timezone.now().isoformat()}
+        self._save()
+        try:
+            figures = work()
+        except Exception as error:
+            self.run.steps[name].update(
+                status="failed",
+                seconds=round(time.perf_counter() - started, 2),
+                error=f"{type(error).__name__}: {error}",
+            )
+            self._save()
+            raise
+        self.run.steps[name].update(
+            status="succeeded",
+            finished_at=timezone.now().isoformat(),
+            seconds=round(time.perf_counter() - started, 2),
+            figures=figures,
+        )
+        self.run.progress = (index + 1) / len(STEPS)
+        self._save()
+        return figures
+
+
+def pipeline_run(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> PipelineRun:
+    """Carry out every step in order; the row records each, the decision, or the failure."""
+    run = PipelineRun.objects.get(pk=run_id)
+    if run.is_finished:
+        return run
+    run.mark_running()
+    steps = _Steps(run, on_progress or (lambda step: None))
+    try:
+        steps.do(0, "snapshot", _snapshot)
+        steps.do(1, "explore", _explore)
+        trained = steps.do(2, "train", lambda: _train(run))
+        steps.do(3, "evaluate", lambda: _evaluate(run, trained))
+        steps.do(4, "publish", lambda: _publish(run, trained))
+    except PipelineCancelled as stop:
+        run.status, run.finished_at, run.error, run.lock = (
+            JobStatus.CANCELLED,
+            timezone.now(),
+            str(stop),
+            None,
+        )
+        run.save(update_fields=["status", "finished_at", "error", "lock"])
+        return run
+    except Exception as error:
+        run.lock = None
+        run.save(update_fields=["lock"])
+        run.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
+        raise
+    run.lock = None
+    run.save(update_fields=["lock", "decision", "evaluation", "published_set"])
+    run.mark_succeeded()
+    return run
+
+
+def _snapshot() -> dict:
+    snapshot = data_snapshot_create()
+    if not snapshot.listens:
+        raise ValueError("there are no listens: import some first")
+    return {"snapshot": snapshot.pk, "listens": snapshot.listens, "listeners": snapshot.listeners}
+
+
+def _explore() -> dict:
+    report = exploration_report_run(report_id=exploration_report_create().pk)
+    return {"report": report.pk, "findings": len(report.findings)}
+
+
+def _train(run: PipelineRun) -> dict:
+    """Each candidate trained in turn (a worker trains one model at a time, using every
+    core through implicit); {algorithm: run id}."""
+    trained = {}
+    for name in run.algorithms:
+        model_run = model_run_train(run_id=model_run_create(algorithm=name, level=run.level).pk)
+        if model_run.status != JobStatus.SUCCEEDED:
+            raise RuntimeError(f"training {name} failed: {model_run.error}")
+        trained[name] = model_run.pk
+    return trained
+
+
+def _active_model() -> ModelRun | None:
+    active = RecommendationSet.objects.filter(status=SetStatus.ACTIVE).select_related("run")
+    found = active.first()
+    return found.run if found else None
+
+
+def _evaluate(run: PipelineRun, trained: dict) -> dict:
+    """The candidates, and the active set's model as `active`, on one split."""
+    contenders = {name: ModelRun.objects.get(pk=trained[name]).params for name in run.algorithms}
+    current = _active_model()
+    if current is not None and current.level == run.level:
+        contenders[f"{current.algorithm}:{ACTIVE_LABEL}"] = current.params
+    evaluation = evaluation_run(
+        evaluation_id=evaluation_create(
+            algorithm_params=contenders, level=run.level, metric=run.metric
+        ).pk
+    )
+    run.evaluation = evaluation
+    best = {
+        label: round(result[run.metric], 4)
+        for label, result in evaluation.results["results"].items()
+    }
+    return {"evaluation": evaluation.pk, "candidate": evaluation.candidate, run.metric: best}
+
+
+def _publish(run: PipelineRun, trained: dict) -> dict:
+    results = run.evaluation.results["results"]
+    candidate = run.evaluation.candidate
+    active_label = next((label for label in results if label.endswith(f":{ACTIVE_LABEL}")), None)
+    value = results[candidate][run.metric]
+    if candidate == active_label:
+        run.decision = f"kept the active set: its model is still the best by {run.metric}"
+        return {"published": False}
+    if active_label is not None:
+        low = results[candidate]["ci"][run.metric][0]
+        current = results[active_label][run.metric]
+        if low <= current:
+            run.decision = (
+                f"kept the active set: {candidate} ({run.metric} {value:.4f}, 95% CI from "
+                f"{low:.4f}) does not beat the active model ({current:.4f}) beyond its interval"
+            )
+            return {"published": False}
+    algorithm = candidate.split(":", 1)[0]
+    published = publishing.publish(run_id=trained[algorithm])
+    run.published_set = published
+    run.decision = f"published {candidate} ({run.metric} {value:.4f})" + (
+        ": better than the active model beyond its interval"
+        if active_label
+        else ": no set was active"
+    )
+    return {"published": True, "set": published.pk, "listeners": published.listeners_count}

@@ -1,0 +1,87 @@
+"""The whole workflow as one job: steps recorded, one at a time, publish only if better."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from musicsite.jobs import JobStatus
+from recommender import pipeline, tasks
+from recommender.models import PipelineRun, RecommendationSet, SetStatus
+from tests.listening_data import import_generated
+
+FAST = ["popularity", "item_knn"]
+
+
+@pytest.fixture
+def listening(db, tmp_path):
+    import_generated(tmp_path, listeners=60, songs=200, listens=6000)
+
+
+def test_a_pipeline_records_every_step_and_publishes_the_best(listening):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    run = tasks.pipeline_run.delay(run.pk).get() and PipelineRun.objects.get(pk=run.pk)
+
+    assert run.status == JobStatus.SUCCEEDED and run.progress == 1.0 and run.lock is None
+    assert list(run.steps) == list(pipeline.STEPS)
+    assert all(step["status"] == "succeeded" for step in run.steps.values())
+    assert run.steps["train"]["figures"].keys() == set(FAST)
+    assert run.steps["evaluate"]["figures"]["candidate"] == "item_knn"
+    active = RecommendationSet.objects.get(status=SetStatus.ACTIVE)
+    assert run.published_set == active and active.run.algorithm == "item_knn"
+    assert run.decision.startswith("published item_knn")
+
+
+def test_the_active_set_stays_unless_the_new_best_beats_it_beyond_its_interval(listening):
+    first = pipeline.pipeline_run(run_id=pipeline.pipeline_create(algorithm_names=FAST).pk)
+    again = pipeline.pipeline_run(run_id=pipeline.pipeline_create(algorithm_names=FAST).pk)
+
+    assert again.status == JobStatus.SUCCEEDED
+    assert again.published_set is None and again.decision.startswith("kept the active set")
+    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE) == first.published_set
+    assert "item_knn:active" in again.evaluation.results["results"]
+
+
+def test_one_pipeline_at_a_time_and_a_lost_worker_frees_the_lock(listening, settings):
+    held = pipeline.pipeline_create(algorithm_names=FAST)
+    with pytest.raises(pipeline.PipelineBusy, match=f"pipeline {held.pk} is queued"):
+        pipeline.pipeline_create(algorithm_names=FAST)
+    with pytest.raises(CommandError, match="one pipeline at a time"):
+        call_command("run_pipeline", "--algorithms", "popularity")
+
+    # Its worker dies: no heartbeat for longer than the limit.
+    PipelineRun.objects.filter(pk=held.pk).update(
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=2)
+    )
+    fresh = pipeline.pipeline_create(algorithm_names=FAST)
+    held.refresh_from_db()
+    assert held.status == JobStatus.FAILED and "worker was lost" in held.error
+    assert fresh.lock == PipelineRun.LOCK
+
+
+def test_a_cancelled_pipeline_stops_between_steps(listening):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    PipelineRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    run = pipeline.pipeline_run(run_id=run.pk)
+    assert run.status == JobStatus.CANCELLED and run.lock is None
+    assert "cancelled before the snapshot step" in run.error
+    assert not RecommendationSet.objects.exists()
+
+
+def test_a_failed_step_is_recorded_and_the_lock_given_back(db):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    with pytest.raises(ValueError, match="no listens"):
+        pipeline.pipeline_run(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED and run.lock is None
+    assert run.steps["snapshot"]["status"] == "failed"
+    assert run.steps["explore"]["status"] == "waiting"
+
+
+def test_the_command_runs_it_and_says_what_it_decided(listening, capsys):
+    call_command("run_pipeline", "--algorithms", "popularity,item_knn")
+    printed = capsys.readouterr().out
+    assert "publish   succeeded" in printed and "published item_knn" in printed
+    with pytest.raises(CommandError, match="known algorithms"):
+        call_command("run_pipeline", "--algorithms", "magic")
