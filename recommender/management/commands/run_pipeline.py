@@ -34,6 +34,7 @@ class Command(BaseCommand):
         run = pipeline.pipeline_run(
             run_id=run.pk, on_progress=lambda step: self.stdout.write(f"pipeline {run.pk}: {step}")
         )
-        for name, step in run.steps.items():
+        for name in pipeline.STEPS:  # in order: the row's JSON keeps no key order
+            step = run.steps[name]
             self.stdout.write(f"  {name:9} {step['status']:9} {step.get('seconds', 0):7.1f} s")
         self.stdout.write(self.style.SUCCESS(f"pipeline {run.pk} {run.status}: {run.decision}"))
