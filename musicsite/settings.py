@@ -9,6 +9,7 @@ in-process, a local-memory cache. `DATABASE_URL` switches to PostgreSQL and
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -140,6 +141,23 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every schedule, in one place (times in UTC). Beat copies them into the database on start,
+# where the admin (Periodic tasks) shows them and can change their times or switch them off.
+CELERY_BEAT_SCHEDULE = {
+    "nightly pipeline": {
+        "task": "recommender.tasks.pipeline_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "hourly charts": {
+        "task": "catalog.tasks.charts_refresh",
+        "schedule": crontab(minute=5),
+    },
+    "prune old sets and artifacts": {
+        "task": "recommender.tasks.prune",
+        "schedule": crontab(hour=4, minute=15),
+    },
+}
+PIPELINE_STALE_MINUTES = env.int("PIPELINE_STALE_MINUTES", default=60)
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -33,3 +33,19 @@ def listener_refresh(listener_id: int) -> bool:
 def pipeline_run(run_id: int) -> str:
     """The whole workflow; its row records each step, the decision or the failure."""
     return pipeline.pipeline_run(run_id=run_id).status
+
+
+@shared_task(acks_late=True)
+def pipeline_nightly() -> str:
+    """The scheduled pipeline with its defaults; skipped (and said so) while one runs."""
+    try:
+        run = pipeline.pipeline_create()
+    except pipeline.PipelineBusy as busy:
+        return f"skipped: {busy}"
+    return pipeline.pipeline_run(run_id=run.pk).status
+
+
+@shared_task(ignore_result=True)
+def prune() -> dict:
+    """Old sets beyond RECOMMENDER_SETS_TO_KEEP, and the artifacts of old unused runs."""
+    return {"sets": publishing.prune(), "artifacts": training.prune_artifacts()}

@@ -199,3 +199,23 @@ def model_search_start(
         lambda: group(tasks.model_run_train.s(run.pk) for run in runs).apply_async()
     )
     return runs
+
+
+RUNS_KEPT = 10
+
+
+def prune_artifacts(keep: int = RUNS_KEPT) -> int:
+    """Delete the artifacts of trained runs no set uses, beyond the `keep` newest; how many.
+
+    Such a run keeps its row (its parameters, timings and metrics stay readable) with an
+    empty `artifact`, so it can no longer be published.
+    """
+    from .models import RecommendationSet
+
+    used = set(RecommendationSet.objects.values_list("run_id", flat=True))
+    trained = ModelRun.objects.filter(status="succeeded").exclude(artifact="").order_by("-pk")
+    doomed = [run for run in trained[keep:] if run.pk not in used]
+    for run in doomed:
+        shutil.rmtree(artifact_root() / run.artifact, ignore_errors=True)
+    ModelRun.objects.filter(pk__in=[run.pk for run in doomed]).update(artifact="")
+    return len(doomed)

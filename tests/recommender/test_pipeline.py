@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from celery import current_app
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from musicsite.jobs import JobStatus
-from recommender import pipeline, tasks
-from recommender.models import PipelineRun, RecommendationSet, SetStatus
+from recommender import pipeline, tasks, training
+from recommender.models import ModelRun, PipelineRun, RecommendationSet, SetStatus
+from recommender.training import artifact_root, model_run_create, model_run_train
 from tests.listening_data import import_generated
 
 FAST = ["popularity", "item_knn"]
@@ -85,3 +87,20 @@ def test_the_command_runs_it_and_says_what_it_decided(listening, capsys):
     assert "publish   succeeded" in printed and "published item_knn" in printed
     with pytest.raises(CommandError, match="known algorithms"):
         call_command("run_pipeline", "--algorithms", "magic")
+
+
+def test_the_schedules_name_tasks_that_exist_and_pruning_frees_old_artifacts(listening, settings):
+    current_app.loader.import_default_modules()  # what a worker loads when it starts
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in current_app.tasks, entry["task"]
+    assert tasks.pipeline_nightly.delay().get() == JobStatus.SUCCEEDED
+    busy = pipeline.pipeline_create(algorithm_names=FAST)
+    assert tasks.pipeline_nightly.delay().get().startswith(f"skipped: pipeline {busy.pk}")
+
+    runs = [model_run_train(run_id=model_run_create(algorithm="popularity").pk) for _ in range(3)]
+    in_use = set(RecommendationSet.objects.values_list("run_id", flat=True))
+    assert tasks.prune.delay().get() == {"sets": 0, "artifacts": 0}  # nothing old enough yet
+    removed = training.prune_artifacts(keep=1)
+    kept = ModelRun.objects.exclude(artifact="")
+    assert removed > 0 and set(kept.values_list("pk", flat=True)) == in_use | {runs[-1].pk}
+    assert not (artifact_root() / f"run-{runs[0].pk}").exists()
