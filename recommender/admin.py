@@ -1,15 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from musicsite.admin_tools import BigTableAdmin
+from musicsite.jobs import JobStatus
 
-from . import algorithms, publishing, tasks
+from . import algorithms, pipeline, publishing, tasks
 from .models import (
     Evaluation,
     ListenerRecommendations,
     ModelRun,
+    PipelineRun,
     RecommendationSet,
     SimilarItems,
 )
@@ -230,3 +232,72 @@ class EvaluationAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">open</a>', reverse("evaluation-detail", args=[evaluation.pk])
         )
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "status",
+        "progress_shown",
+        "algorithms",
+        "level",
+        "decision",
+        "created_at",
+    ]
+    list_filter = ["status", "level"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "algorithms",
+        "level",
+        "metric",
+        "steps_shown",
+        "decision",
+        "evaluation",
+        "published_set",
+        "heartbeat_at",
+        "cancel_requested",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "error",
+        "created_by",
+    ]
+    exclude = ["steps", "lock"]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started with run_pipeline, on the schedule, or from the dashboard
+
+    @admin.display(description="progress")
+    def progress_shown(self, run: PipelineRun) -> str:
+        return f"{run.progress:.0%}"
+
+    @admin.display(description="steps")
+    def steps_shown(self, run: PipelineRun) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    name,
+                    run.steps.get(name, {}).get("status", ""),
+                    run.steps.get(name, {}).get("seconds", ""),
+                    run.steps.get(name, {}).get("error")
+                    or run.steps.get(name, {}).get("figures", ""),
+                )
+                for name in pipeline.STEPS
+            ),
+        )
+        return format_html(
+            "<table><tr><th>step</th><th>status</th><th>seconds</th><th>figures / error</th>"
+            "</tr>{}</table>",
+            rows,
+        )
+
+    @admin.action(description="Cancel (stops before its next step)")
+    def cancel(self, request, queryset):
+        live = queryset.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        count = live.update(cancel_requested=True)
+        self.message_user(request, f"{count} pipeline(s) will stop before their next step.")

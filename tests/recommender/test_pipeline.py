@@ -104,3 +104,21 @@ def test_the_schedules_name_tasks_that_exist_and_pruning_frees_old_artifacts(lis
     kept = ModelRun.objects.exclude(artifact="")
     assert removed > 0 and set(kept.values_list("pk", flat=True)) == in_use | {runs[-1].pk}
     assert not (artifact_root() / f"run-{runs[0].pk}").exists()
+
+
+def test_staff_watch_and_cancel_pipelines_in_the_admin(client, db):
+    from django.urls import reverse
+
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory())
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    page = client.get(reverse("admin:recommender_pipelinerun_change", args=[run.pk]))
+    assert page.status_code == 200 and "snapshot" in page.content.decode()
+    client.post(
+        reverse("admin:recommender_pipelinerun_changelist"),
+        {"action": "cancel", "_selected_action": [run.pk]},
+    )
+    run.refresh_from_db()
+    assert run.cancel_requested
+    assert pipeline.pipeline_run(run_id=run.pk).status == JobStatus.CANCELLED

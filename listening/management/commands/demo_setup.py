@@ -45,21 +45,21 @@ class Command(BaseCommand):
         )
 
     def _publish_suggestions(self) -> None:
-        """Train ALS on the demo data and publish it, unless a set is already active."""
+        """Run the whole pipeline once (in this process), unless a set is already active."""
         from recommender.models import RecommendationSet, SetStatus
-        from recommender.publishing import publish
-        from recommender.training import model_run_create, model_run_train
+        from recommender.pipeline import pipeline_create, pipeline_run
 
         if RecommendationSet.objects.filter(status=SetStatus.ACTIVE).exists():
             self.stdout.write("Suggestions are already published.")
             return
-        run = model_run_train(run_id=model_run_create(algorithm="als", level="song").pk)
-        if run.status != JobStatus.SUCCEEDED:
-            raise CommandError(f"training the demo model failed: {run.error}")
-        published = publish(run_id=run.pk)
+        run = pipeline_create()
+        run = pipeline_run(
+            run_id=run.pk, on_progress=lambda step: self.stdout.write(f"pipeline: {step}")
+        )
         self.stdout.write(
-            f"Published suggestions of ALS run {run.pk} for {published.listeners_count:,} "
-            f"listeners (set {published.pk}): GET /api/v1/me/recommendations/"
+            f"Pipeline {run.pk}: {run.decision}. See it in the admin (Recommender → Pipeline "
+            "runs), the evaluation at /staff/evaluations/, suggestions at / and "
+            "/api/v1/me/recommendations/"
         )
 
     def _load_demo_data(self, options) -> None:
