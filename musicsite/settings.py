@@ -152,6 +152,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.charts_refresh",
         "schedule": crontab(minute=5),
     },
+    "reap jobs whose worker was lost": {
+        "task": "recommender.tasks.reap_lost_jobs",
+        "schedule": crontab(minute="*/10"),
+    },
     "prune old sets and artifacts": {
         "task": "recommender.tasks.prune",
         "schedule": crontab(hour=4, minute=15),

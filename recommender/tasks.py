@@ -49,3 +49,11 @@ def pipeline_nightly() -> str:
 def prune() -> dict:
     """Old sets beyond RECOMMENDER_SETS_TO_KEEP, and the artifacts of old unused runs."""
     return {"sets": publishing.prune(), "artifacts": training.prune_artifacts()}
+
+
+@shared_task(ignore_result=True)
+def reap_lost_jobs() -> dict:
+    """Jobs whose worker was lost are marked failed (every 10 minutes)."""
+    from musicsite.reaper import reap_lost_jobs as reap
+
+    return reap()
