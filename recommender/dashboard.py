@@ -1,0 +1,98 @@
+"""The operations dashboard: what runs, what is live, what failed, and the actions on it."""
+
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from listening.models import DataSnapshot
+from musicsite.jobs import Job, JobStatus
+from musicsite.safe_cache import attempt
+
+from . import pipeline, publishing, tasks
+from .models import ModelRun, PipelineRun, RecommendationSet, SetStatus
+
+RECENT = 8
+
+
+def _queue() -> dict:
+    """Tasks waiting in the broker and running on workers (None where unknown)."""
+    from django.conf import settings
+
+    from musicsite.celery import app
+
+    if not settings.REDIS_URL:
+        return {"waiting": 0, "running": [], "workers": "in-process (no broker)"}
+    try:
+        with app.connection_for_write() as connection:
+            waiting = connection.default_channel.client.llen("celery")
+        active = app.control.inspect(timeout=0.5).active() or {}
+    except Exception as error:  # the broker is down: say so, do not fail the page
+        return {"waiting": None, "running": [], "workers": f"unreachable ({error})"}
+    running = [
+        {"worker": worker, "task": task["name"], "args": task.get("args")}
+        for worker, listed in active.items()
+        for task in listed
+    ]
+    return {"waiting": waiting, "running": running, "workers": f"{len(active)} answering"}
+
+
+def _recent_errors() -> list[dict]:
+    failed = []
+    for model in apps.get_models():
+        if issubclass(model, Job):
+            for job in model.objects.filter(status=JobStatus.FAILED).order_by("-finished_at")[
+                :RECENT
+            ]:
+                failed.append(
+                    {
+                        "kind": model._meta.verbose_name,
+                        "id": job.pk,
+                        "when": job.finished_at,
+                        "error": job.error.splitlines()[0] if job.error else "",
+                        "admin": f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+                    }
+                )
+    return sorted(failed, key=lambda row: row["when"] or 0, reverse=True)[:RECENT]
+
+
+@staff_member_required
+def operations(request: HttpRequest) -> HttpResponse:
+    active = RecommendationSet.objects.filter(status=SetStatus.ACTIVE).select_related("run").first()
+    context = {
+        "pipelines": PipelineRun.objects.order_by("-created_at")[:RECENT],
+        "steps": pipeline.STEPS,
+        "active": active,
+        "previous": RecommendationSet.objects.filter(status=SetStatus.RETIRED).first(),
+        "snapshot": DataSnapshot.objects.order_by("-created_at").first(),
+        "queue": _queue(),
+        "errors": _recent_errors(),
+        "runs": ModelRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-pk")[:RECENT],
+        "charts_cached": attempt("get", "catalog:charts") is not None,
+    }
+    return render(request, "recommender/operations.html", context)
+
+
+@staff_member_required
+@require_POST
+def operations_action(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action")
+    try:
+        if action == "run-pipeline":
+            run = pipeline.pipeline_create(created_by=request.user)
+            tasks.pipeline_run.delay_on_commit(run.pk)
+            messages.success(request, f"Pipeline {run.pk} queued.")
+        elif action == "publish":
+            run_id = int(request.POST.get("run", "0"))
+            tasks.recommendation_set_publish.delay_on_commit(run_id)
+            messages.success(request, f"Publishing run {run_id}.")
+        elif action == "roll-back":
+            previous = publishing.rollback()
+            messages.success(request, f"Set {previous.pk} is active again.")
+        else:
+            messages.error(request, f"Unknown action {action!r}.")
+    except (pipeline.PipelineBusy, publishing.PublishError, ValueError) as error:
+        messages.error(request, str(error))
+    return redirect("operations")
