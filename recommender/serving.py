@@ -9,6 +9,7 @@ model (ALS folds them in, item-to-item models sum their neighbours), and replace
 in the active set. Listens arriving in a burst ask for one refresh (`request_refresh`).
 """
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,6 +35,8 @@ from recommender.models import (
 from recommender.seeds import loved_items
 from recommender.suggestions import Suggestions, roll_up, suggest
 from recommender.training import model_run_load, weigh
+
+log = logging.getLogger(__name__)
 
 ACTIVE_SET_KEY = "recommender:active-set"
 ACTIVE_SET_SECONDS = 5
@@ -224,13 +227,23 @@ def request_refresh(listener_id: int) -> bool:
     """Queue one refresh of the listener after the transaction commits, unless one is
     already waiting (listens in a burst coalesce); True when queued. Without a cache, every
     request queues."""
-    from recommender.tasks import listener_refresh
-
     added = attempt("add", pending_key(listener_id), 1, PENDING_SECONDS, default=True)
     if not added:
         return False
-    listener_refresh.delay_on_commit(listener_id)
+    transaction.on_commit(lambda: _send_refresh(listener_id))
     return True
+
+
+def _send_refresh(listener_id: int) -> None:
+    """Queue the refresh; with the broker down, log it: the listens are stored either way,
+    and the listener's next listen (or the next publication) brings their list up to date."""
+    from recommender.tasks import listener_refresh
+
+    try:
+        listener_refresh.delay(listener_id)
+    except Exception:  # the broker is unreachable: the request that stored listens succeeds
+        log.warning("refresh of listener %s not queued: the broker is unavailable", listener_id)
+        attempt("delete", pending_key(listener_id))
 
 
 @lru_cache(maxsize=1)

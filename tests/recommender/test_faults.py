@@ -14,7 +14,7 @@ from recommender.models import ListenerRecommendations, ModelRun, Recommendation
 from recommender.training import model_run_create
 from tests.listening_data import import_generated, publish_trained
 
-pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def wait_for(condition, seconds: float = 60.0, every: float = 0.05) -> bool:
@@ -26,6 +26,7 @@ def wait_for(condition, seconds: float = 60.0, every: float = 0.05) -> bool:
     return False
 
 
+@pytest.mark.worker
 def test_a_worker_killed_while_training_leaves_an_honest_failure_and_the_active_set(
     celery_worker_process, tmp_path
 ):
@@ -51,3 +52,92 @@ def test_a_worker_killed_while_training_leaves_an_honest_failure_and_the_active_
     current = RecommendationSet.objects.get(status=SetStatus.ACTIVE)
     assert current.pk == active
     assert ListenerRecommendations.objects.filter(recommendation_set=current).count() == rows_before
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own (so stopping it disturbs nothing else)."""
+    import shutil
+    import socket
+    import subprocess
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    assert wait_for(lambda: _pings(redis.Redis.from_url(url)), seconds=10)
+    yield server, url
+    server.kill()
+    server.wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
+    own_redis, tmp_path, settings
+):
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from catalog.models import Song
+    from listening.models import Listen, Listener
+    from recommender import fast_reads
+    from tests.factories import UserFactory
+
+    server, url = own_redis
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    }
+    settings.REDIS_URL = url
+    fast_reads._client = None
+    import_generated(tmp_path)
+    publish_trained("item_knn", top_n=10)
+    user = UserFactory()
+    listener = Listener.objects.filter(user__isnull=True).order_by("pk").first()
+    listener.user = user
+    listener.save()
+    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert api.get("/api/v1/me/recommendations/").status_code == 200  # cached now
+
+    server.kill()
+    server.wait()
+    fast_reads._client = None
+
+    suggestions = api.get("/api/v1/me/recommendations/")
+    assert suggestions.status_code == 200 and suggestions.json()["results"]
+    song = Song.objects.exclude(listens__listener=listener).first()
+    before = Listen.objects.filter(listener=listener).count()
+    posted = api.post(
+        "/api/v1/me/listens/", {"listens": [{"song": song.pk}]}, content_type="application/json"
+    )
+    assert posted.status_code == 201
+    assert Listen.objects.filter(listener=listener).count() == before + 1
+    page = Client()
+    page.force_login(user)
+    assert page.get("/").status_code == 200
+    ready = Client().get("/readyz")
+    assert ready.status_code == 503 and not ready.json()["checks"]["cache"]["ok"]
