@@ -19,6 +19,7 @@ def match_key(name: str | None) -> str:
     """
     if not name:
         return ""
-    text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", name)).strip()
+    # NUL is never part of a name, and PostgreSQL refuses it in text (a search for it failed).
+    text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", name.replace("\x00", ""))).strip()
     # Case-folding can decompose a character again ("İ" gives "i" + a combining dot).
     return unicodedata.normalize("NFC", text.casefold())

@@ -76,6 +76,8 @@ def _check(index: int, raw: Any, now: datetime) -> tuple[_Item | None, list[dict
                 error(name, "required (with the other) when no song id is given")
             elif len(value) > 500:
                 error(name, "must be at most 500 characters")
+            elif "\x00" in value:
+                error(name, "must not contain NUL characters")
     played_at = raw.get("played_at")
     when = now
     if played_at is not None:
@@ -97,7 +99,10 @@ def _check(index: int, raw: Any, now: datetime) -> tuple[_Item | None, list[dict
         error("play_count", f"must be between 1 and {MAX_PLAY_COUNT}")
     client_id = raw.get("client_id")
     if client_id is not None and (
-        not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID
+        not isinstance(client_id, str)
+        or not client_id
+        or len(client_id) > MAX_CLIENT_ID
+        or "\x00" in client_id
     ):
         error("client_id", f"must be a non-empty string of at most {MAX_CLIENT_ID} characters")
     if errors:

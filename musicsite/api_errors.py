@@ -38,6 +38,7 @@ ERRORS = {
     401: _response("Not signed in: send `Authorization: Token <key>`."),
     403: _response("Signed in, but not allowed."),
     404: _response("No such object."),
+    415: _response("The body's format is not accepted: send JSON (application/json)."),
     429: _response("Too many requests: retry after the `Retry-After` header's seconds."),
 }
 

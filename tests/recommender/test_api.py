@@ -390,3 +390,23 @@ def test_not_for_me_holds_only_until_it_expires(catalogue):
     Feedback.objects.filter(listener=listener).update(expires_at=timezone.now())
     publish()
     assert refused in [e["song"]["id"] for e in suggestions(client, page_size=50)["results"]]
+
+
+def test_odd_input_is_answered_not_crashed_on(catalogue):
+    client = APIClient()
+    nul = client.get(reverse("api-v1:artist-list"), {"search": "a\x00b"})
+    assert nul.status_code == 200
+    garbled = client.post(
+        reverse("api-v1:token"), b"--x\r\n\xf1--x--", content_type="multipart/form-data; boundary=x"
+    )
+    assert garbled.status_code in (400, 415) and "error" in garbled.json()
+    signed_in, _ = account("ann")
+    nul_name = signed_in.post(
+        reverse("api-v1:my-listens"),
+        {"listens": [{"artist": "A\x00B", "title": "t", "client_id": "c\x00"}]},
+        format="json",
+    )
+    fields = {e["field"] for e in nul_name.json()["error"]["details"]["listens"]}
+    assert nul_name.status_code == 400 and fields == {"artist", "client_id"}
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "415" in schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]
