@@ -22,8 +22,16 @@ from ingest import django_setup, empty_listening_data, ensure_database, peak_rss
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_eda"
 
 
-def build(listens: int) -> dict:
-    """Generate and import `listens` scrobbles into an empty database."""
+def build(
+    listens: int,
+    *,
+    listeners: int | None = None,
+    songs: int | None = None,
+    seed: int = 42,
+    dirt: float = 0.01,
+) -> dict:
+    """Generate and import `listens` scrobbles into an empty database (by default 250
+    listens per listener and 50 per song)."""
     django_setup()
     from django.db import connection
 
@@ -36,11 +44,11 @@ def build(listens: int) -> dict:
         generate(
             path,
             "lastfm-1k",
-            n_listeners=max(listens // 250, 1),
-            n_songs=max(listens // 50, 1),
+            n_listeners=listeners or max(listens // 250, 1),
+            n_songs=songs or max(listens // 50, 1),
             n_listens=listens,
-            seed=42,
-            dirt=0.01,
+            seed=seed,
+            dirt=dirt,
         )
         started = time.perf_counter()
         batch = listen_import_run(batch_id=listen_import_create(path=path).pk)

@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest import django_setup, empty_listening_data, ensure_database, peak_rss_mb, run_child
+from explore import build as build_listens
+from ingest import django_setup, ensure_database, peak_rss_mb, run_child
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_serve"
 ARTIFACTS = Path(tempfile.gettempdir()) / "musicsite-bench-artifacts"
@@ -29,29 +30,8 @@ ENV = {"RECOMMENDER_ARTIFACT_DIR": str(ARTIFACTS)}
 
 
 def build(listeners: int, songs: int, listens: int) -> dict:
-    """Generate and import the scrobbles into an empty database."""
-    django_setup()
-    from django.db import connection
-
-    from listening.generator import generate
-    from listening.listen_import import listen_import_create, listen_import_run
-
-    empty_listening_data(connection)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "scrobbles.tsv"
-        generate(
-            path,
-            "lastfm-1k",
-            n_listeners=listeners,
-            n_songs=songs,
-            n_listens=listens,
-            seed=11,
-            dirt=0.0,
-        )
-        started = time.perf_counter()
-        batch = listen_import_run(batch_id=listen_import_create(path=path).pk)
-    assert batch.status == "succeeded", batch.error
-    return {"loaded": batch.rows_loaded, "import_seconds": time.perf_counter() - started}
+    """Generate and import the scrobbles into an empty database (clean: no dirt)."""
+    return build_listens(listens, listeners=listeners, songs=songs, seed=11, dirt=0.0)
 
 
 def train(algorithm: str) -> dict:
