@@ -33,7 +33,8 @@ def feedback_give(
         feedback, _ = Feedback.objects.update_or_create(
             listener=listener, **target, defaults={"kind": kind, "expires_at": expires_at}
         )
-    from recommender.serving import drop_from_lists, request_refresh
+    from recommender.refresh import request_refresh
+    from recommender.serving import drop_from_lists
 
     if kind == FeedbackKind.NOT_FOR_ME:
         drop_from_lists(listener.pk, song_id=song_id, artist_id=artist_id)

@@ -156,7 +156,7 @@ def listens_record(listener: Listener, items: Any) -> SubmissionResult:
         with transaction.atomic():
             result = _store(listener, checked, known)
     if result.recorded:
-        from recommender.serving import request_refresh
+        from recommender.refresh import request_refresh
 
         request_refresh(listener.pk)
     return result

@@ -82,7 +82,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         else:
             for artist_id in found:
                 feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist_id)
-            from recommender.serving import refresh_listener
+            from recommender.refresh import refresh_listener
 
             refresh_listener(listener.pk)
             messages.success(request, "Thanks! Here are songs picked for you.")

@@ -7,14 +7,13 @@ count, and not-for-me feedback holds), writes them in bulk into a `building` set
 one full set or the other. Retired sets stay for `rollback` until `prune` removes the oldest.
 """
 
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,6 +29,7 @@ from recommender.models import (
     SetStatus,
     SimilarItems,
 )
+from recommender.set_writer import write_lists, write_similar
 from recommender.suggestions import NotSupported, Suggestions, charts, cold_start, roll_up, suggest
 from recommender.suggestions import similar as similar_items
 from recommender.training import model_run_load, weigh
@@ -39,7 +39,6 @@ MIN_HISTORY = 3
 SIMILAR_N = 20
 # Artist lists are rolled up from this many song suggestions per listener.
 ROLL_UP_DEPTH = 200
-WRITE_BATCH = 5_000
 
 Progress = Callable[[str, float], None]
 
@@ -132,21 +131,21 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
     say("writing the lists", 0.6)
     started = time.perf_counter()
     charts_by_level = {level: _chart_ids(rows, train_items, new_set.top_n)}
-    _write_lists(new_set, matrix.listener_ids, level, lists, train_items, new_set.top_n)
+    write_lists(new_set, matrix.listener_ids, level, lists, train_items, new_set.top_n)
     if level == "song":
         artist_lists, artist_ids, heard = _artist_lists(
             model, lists, rows, train_items, matrix.listener_ids, new_set.top_n
         )
-        _write_lists(new_set, matrix.listener_ids, "artist", artist_lists, artist_ids, None)
+        write_lists(new_set, matrix.listener_ids, "artist", artist_lists, artist_ids, None)
         charts_by_level["artist"] = _chart_ids(heard, artist_ids, new_set.top_n)
     _lists_from_loves(new_set, matrix.listener_ids)
     timings["write_seconds"] = time.perf_counter() - started
 
     say("finding similar items", 0.85)
     started = time.perf_counter()
-    _write_similar(new_set, level, _similar(model, rows), train_items)
+    write_similar(new_set, level, _similar(model, rows), train_items)
     if level == "song":
-        _write_similar(new_set, "artist", _similar(None, heard), artist_ids)
+        write_similar(new_set, "artist", _similar(None, heard), artist_ids)
     timings["similar_seconds"] = time.perf_counter() - started
     RecommendationSet.objects.filter(pk=new_set.pk).update(
         listeners_count=rows.shape[0], charts=charts_by_level, timings=timings, progress=0.95
@@ -156,13 +155,13 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
 def _lists_from_loves(new_set: RecommendationSet, listener_ids: np.ndarray) -> None:
     """Listeners with no listens yet but things they love (onboarding) keep the personal
     lists those give them, instead of falling back to the charts."""
-    from recommender import serving
+    from recommender.refresh import refresh_listener
 
     loving = set(
         Feedback.objects.filter(kind=FeedbackKind.LOVE).values_list("listener_id", flat=True)
     )
     for listener_id in sorted(loving - set(listener_ids.tolist())):
-        serving.refresh_listener(listener_id, recommendation_set_id=new_set.pk)
+        refresh_listener(listener_id, recommendation_set_id=new_set.pk)
 
 
 def _model_rows(
@@ -291,124 +290,6 @@ def _similar(model: algorithms.Recommender | None, plays: sp.csr_matrix):
             pass
     neighbours = algorithms.create("item_knn", k_neighbours=SIMILAR_N + 1).fit(plays)
     return similar_items(neighbours, plays.shape[1], SIMILAR_N)
-
-
-# -- writing ------------------------------------------------------------------------------------
-
-
-def _json_rows(
-    listener_ids: np.ndarray, lists: Suggestions, item_ids: np.ndarray, top_n: int | None
-) -> Iterator[tuple[int, str, str, str, bool]]:
-    """(listener id, items, scores, reasons, fallback) per listener, lists as JSON text."""
-    width = lists.items.shape[1] if top_n is None else min(top_n, lists.items.shape[1])
-    items = lists.items[:, :width]
-    lengths = (items >= 0).sum(axis=1)
-    ids = np.where(items >= 0, item_ids[np.maximum(items, 0)], -1)
-    reasons = lists.reasons[:, :width]
-    reason_ids = np.where(reasons >= 0, item_ids[np.maximum(reasons, 0)], -1)
-    scores = np.round(lists.scores[:, :width].astype(np.float64), 5)
-    for row, listener in enumerate(listener_ids.tolist()):
-        n = int(lengths[row])
-        if n == 0:
-            continue
-        yield (
-            listener,
-            json.dumps(ids[row, :n].tolist()),
-            json.dumps(scores[row, :n].tolist()),
-            json.dumps(
-                [reason if reason >= 0 else None for reason in reason_ids[row, :n].tolist()]
-            ),
-            bool(lists.fallback[row]),
-        )
-
-
-def _write_lists(
-    new_set: RecommendationSet,
-    listener_ids: np.ndarray,
-    level: str,
-    lists: Suggestions,
-    item_ids: np.ndarray,
-    top_n: int | None,
-) -> None:
-    records = (
-        (new_set.pk, listener, level, items, scores, reasons, fallback)
-        for listener, items, scores, reasons, fallback in _json_rows(
-            listener_ids, lists, item_ids, top_n
-        )
-    )
-    columns = (
-        "recommendation_set_id",
-        "listener_id",
-        "level",
-        "item_ids",
-        "scores",
-        "reasons",
-        "is_fallback",
-    )
-    _bulk_insert(ListenerRecommendations._meta.db_table, columns, records)
-
-
-def _write_similar(new_set: RecommendationSet, level: str, similar, item_ids: np.ndarray) -> None:
-    items, scores = similar
-    records = []
-    for column in range(len(item_ids)):
-        valid = items[column] >= 0
-        if not valid.any():
-            continue
-        records.append(
-            (
-                new_set.pk,
-                level,
-                int(item_ids[column]),
-                json.dumps(item_ids[items[column][valid]].tolist()),
-                json.dumps(np.round(scores[column][valid].astype(np.float64), 5).tolist()),
-            )
-        )
-    columns = ("recommendation_set_id", "level", "item_id", "item_ids", "scores")
-    _bulk_insert(SimilarItems._meta.db_table, columns, records)
-
-
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value) -> str:
-    """One value in COPY's text format (formatting rows ourselves is several times faster
-    than psycopg's per-row `write_row`)."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    return str(value).translate(COPY_ESCAPES)
-
-
-def _bulk_insert(table: str, columns: tuple[str, ...], records: Iterable[tuple]) -> None:
-    """Rows into `table`: COPY on PostgreSQL, large executemany batches elsewhere."""
-    if connection.vendor == "postgresql":
-        with (
-            connection.wrap_database_errors,
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            lines: list[str] = []
-            for record in records:
-                lines.append("\t".join(map(_copy_text, record)))
-                if len(lines) >= WRITE_BATCH:
-                    copy.write("\n".join(lines) + "\n")
-                    lines = []
-            if lines:
-                copy.write("\n".join(lines) + "\n")
-        return
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-    batch: list[tuple] = []
-    with connection.cursor() as cursor:
-        for record in records:
-            batch.append(record)
-            if len(batch) >= WRITE_BATCH:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
 
 
 # -- switching sets ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import evaluations, pipeline, publishing, serving, training
+from . import evaluations, pipeline, publishing, refresh, training
 
 
 @shared_task(acks_late=True)
@@ -26,7 +26,7 @@ def recommendation_set_publish(run_id: int, top_n: int | None = None) -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def listener_refresh(listener_id: int) -> bool:
     """Refold one listener's suggestions in the active set after new listens or feedback."""
-    return serving.refresh_listener(listener_id)
+    return refresh.refresh_listener(listener_id)
 
 
 @shared_task(acks_late=True)

@@ -123,7 +123,7 @@ def test_a_failed_publication_leaves_the_active_set_and_no_rows(listening, monke
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(publishing, "_write_similar", broken)
+    monkeypatch.setattr(publishing, "write_similar", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         publishing.publish(run_id=run_id, top_n=3)
 

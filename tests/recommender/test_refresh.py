@@ -11,7 +11,7 @@ from listening.generator import generate
 from listening.listen_import import listen_import_create, listen_import_run
 from listening.listen_submission import listens_record
 from listening.models import Listener
-from recommender import publishing, serving
+from recommender import publishing, refresh, serving
 from recommender.models import ListenerRecommendations
 from recommender.training import model_run_create, model_run_train
 from tests.factories import UserFactory
@@ -94,7 +94,7 @@ def test_loved_artists_give_a_new_account_personal_suggestions_at_once(db, tmp_p
     for artist in artists:
         feedback_give(newcomer, kind="love", artist_id=artist)
 
-    assert serving.refresh_listener(newcomer.pk)
+    assert refresh.refresh_listener(newcomer.pk)
 
     mine = serving.listener_list(newcomer.pk, "song")
     assert not mine["fallback"] and mine["items"] != charts["items"]
