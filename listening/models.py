@@ -255,6 +255,14 @@ class FeedbackKind(models.TextChoices):
     NOT_FOR_ME = "not_for_me"
 
 
+class FeedbackQuerySet(models.QuerySet):
+    def live(self) -> "FeedbackQuerySet":
+        """Feedback that still holds: no expiry, or an expiry still ahead."""
+        from django.utils import timezone
+
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+
 class Feedback(models.Model):
     """A listener's word on one song or one artist: loved, or not for me (until `expires_at`).
 
@@ -272,6 +280,8 @@ class Feedback(models.Model):
     kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FeedbackQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "feedback"

@@ -14,7 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Song
@@ -158,7 +157,7 @@ def _lists_from_loves(new_set: RecommendationSet, listener_ids: np.ndarray) -> N
     from recommender.refresh import refresh_listener
 
     loving = set(
-        Feedback.objects.filter(kind=FeedbackKind.LOVE).values_list("listener_id", flat=True)
+        Feedback.objects.live().filter(kind=FeedbackKind.LOVE).values_list("listener_id", flat=True)
     )
     for listener_id in sorted(loving - set(listener_ids.tolist())):
         refresh_listener(listener_id, recommendation_set_id=new_set.pk)
@@ -264,8 +263,8 @@ def _not_for_me_pairs(level: str) -> np.ndarray:
     field = f"{level}_id"
     return np.array(
         list(
-            Feedback.objects.filter(kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False})
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+            Feedback.objects.live()
+            .filter(kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False})
             .values_list("listener_id", field)
         ),
         dtype=np.int64,

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from catalog.models import Song
@@ -117,10 +117,10 @@ def _not_for_me_row(listener_id: int, level: str, item_ids: np.ndarray) -> sp.cs
     field = f"{level}_id"
     refused = np.array(
         list(
-            Feedback.objects.filter(
+            Feedback.objects.live()
+            .filter(
                 listener_id=listener_id, kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False}
             )
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
             .values_list(field, flat=True)
         ),
         dtype=np.int64,
@@ -245,10 +245,8 @@ def _artist_row(listener_id: int, songs: Suggestions, song_ids: np.ndarray, top_
         .distinct()
     )
     refused = set(
-        Feedback.objects.filter(
-            listener_id=listener_id, kind=FeedbackKind.NOT_FOR_ME, artist__isnull=False
-        )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        Feedback.objects.live()
+        .filter(listener_id=listener_id, kind=FeedbackKind.NOT_FOR_ME, artist__isnull=False)
         .values_list("artist_id", flat=True)
     )
     blocked = [int(np.searchsorted(artist_ids, a)) for a in heard | (refused & set(artist_ids))]

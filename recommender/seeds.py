@@ -6,8 +6,7 @@ level a loved artist stands for its most played songs; at artist level a loved s
 for its artist.
 """
 
-from django.db.models import Count, Q
-from django.utils import timezone
+from django.db.models import Count
 
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen
@@ -35,9 +34,7 @@ def top_songs(artist_ids: list[int], per_artist: int = SONGS_PER_LOVED_ARTIST) -
 
 def loved_items(listener_id: int, level: str) -> list[int]:
     """The song (or artist) ids the listener's live "love" feedback points to."""
-    loves = Feedback.objects.filter(listener_id=listener_id, kind=FeedbackKind.LOVE).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-    )
+    loves = Feedback.objects.live().filter(listener_id=listener_id, kind=FeedbackKind.LOVE)
     songs = [s for s in loves.values_list("song_id", flat=True) if s]
     artists = [a for a in loves.values_list("artist_id", flat=True) if a]
     if level == "song":
