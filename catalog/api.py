@@ -12,18 +12,13 @@ from rest_framework.views import APIView
 from recommender.serving import similar_ids
 
 from .charts import charts
+from .lookups import in_order
 from .models import Artist, Song
 from .names import match_key
 from .serializers import ArtistSerializer, SongSerializer, artist_data, song_data
 
 SEARCH = OpenApiParameter("search", str, description="Words in the title or the artist's name.")
 ARTIST = OpenApiParameter("artist", int, description="Only this artist's songs (artist id).")
-
-
-def _in_order(model, ids: list[int], related: tuple[str, ...] = ()) -> list:
-    """The objects with these ids, in this order (missing ones left out), in one query."""
-    found = model.objects.select_related(*related).in_bulk(ids)
-    return [found[pk] for pk in ids if pk in found]
 
 
 SIMILAR_RESPONSE = inline_serializer(
@@ -64,7 +59,7 @@ class SongViewSet(viewsets.ReadOnlyModelViewSet):
         """The songs most like this one in the published set (empty before a publication)."""
         song = self.get_object()
         set_id, ids = similar_ids("song", song.pk)
-        songs = _in_order(Song, ids, ("artist", "release"))
+        songs = in_order(Song, ids, "artist", "release")
         return Response({"set": set_id, "results": [song_data(s) for s in songs]})
 
 
@@ -94,9 +89,7 @@ class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
         """The artists most like this one in the published set (empty before a publication)."""
         artist = self.get_object()
         set_id, ids = similar_ids("artist", artist.pk)
-        return Response(
-            {"set": set_id, "results": [artist_data(a) for a in _in_order(Artist, ids)]}
-        )
+        return Response({"set": set_id, "results": [artist_data(a) for a in in_order(Artist, ids)]})
 
 
 class ChartsView(APIView):

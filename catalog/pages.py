@@ -10,16 +10,12 @@ from django.shortcuts import get_object_or_404, render
 from listening.models import Listen
 from recommender.serving import similar_ids
 
+from .lookups import in_order
 from .models import Artist, Song
 from .names import match_key
 
 PAGE_SIZE = 20
 SIMILAR_SHOWN = 10
-
-
-def _in_order(model, ids: list[int], *related: str) -> list:
-    found = model.objects.select_related(*related).in_bulk(ids)
-    return [found[pk] for pk in ids if pk in found]
 
 
 def song_page(request: HttpRequest, song_id: int) -> HttpResponse:
@@ -32,7 +28,7 @@ def song_page(request: HttpRequest, song_id: int) -> HttpResponse:
         "song": song,
         "listeners": stats["listeners"] or 0,
         "plays": stats["plays"] or 0,
-        "similar": _in_order(Song, similar[:SIMILAR_SHOWN], "artist"),
+        "similar": in_order(Song, similar[:SIMILAR_SHOWN], "artist"),
     }
     return render(request, "catalog/song.html", context)
 
@@ -57,7 +53,7 @@ def artist_page(request: HttpRequest, artist_id: int) -> HttpResponse:
         "artist": artist,
         "listeners": listeners or 0,
         "top_songs": top_songs,
-        "similar": _in_order(Artist, similar[:SIMILAR_SHOWN]),
+        "similar": in_order(Artist, similar[:SIMILAR_SHOWN]),
     }
     return render(request, "catalog/artist.html", context)
 
