@@ -154,42 +154,34 @@ def forget_lists(listener_id: int) -> None:
 
 
 def drop_from_lists(listener_id: int, *, song_id: int | None = None, artist_id: int | None = None):
-    """Take a song (and, for an artist, the artist) out of the listener's active lists now."""
+    """Take a song — or an artist and all their songs — out of the listener's active lists
+    now (their other entries keep their order, scores and reasons)."""
     current = active_set()
     if current is None:
         return
-    targets = [("song", song_id)] if song_id else [("artist", artist_id)]
     with transaction.atomic():
-        for level, item in targets:
-            row = (
-                ListenerRecommendations.objects.select_for_update()
-                .filter(recommendation_set_id=current.id, listener_id=listener_id, level=level)
-                .first()
+        rows = {
+            row.level: row
+            for row in ListenerRecommendations.objects.select_for_update().filter(
+                recommendation_set_id=current.id, listener_id=listener_id
             )
-            if row is None or item not in row.item_ids:
-                continue
-            keep = [index for index, value in enumerate(row.item_ids) if value != item]
-            row.item_ids = [row.item_ids[index] for index in keep]
-            row.scores = [row.scores[index] for index in keep]
-            row.reasons = [row.reasons[index] for index in keep]
-            row.save(update_fields=["item_ids", "scores", "reasons"])
+        }
+        if song_id:
+            _remove(rows.get("song"), {song_id})
         if artist_id:
-            _drop_songs_by(current.id, listener_id, artist_id)
+            _remove(rows.get("artist"), {artist_id})
+            songs = rows.get("song")
+            if songs is not None:
+                by_artist = Song.objects.filter(pk__in=songs.item_ids, artist_id=artist_id)
+                _remove(songs, set(by_artist.values_list("pk", flat=True)))
     forget_lists(listener_id)
 
 
-def _drop_songs_by(set_id: int, listener_id: int, artist_id: int) -> None:
-    row = (
-        ListenerRecommendations.objects.select_for_update()
-        .filter(recommendation_set_id=set_id, listener_id=listener_id, level="song")
-        .first()
-    )
-    if row is None:
+def _remove(row: ListenerRecommendations | None, unwanted: set[int]) -> None:
+    """Drop these items from a row's parallel arrays, and save it if anything changed."""
+    if row is None or not unwanted & set(row.item_ids):
         return
-    by_artist = set(
-        Song.objects.filter(pk__in=row.item_ids, artist_id=artist_id).values_list("pk", flat=True)
-    )
-    keep = [index for index, value in enumerate(row.item_ids) if value not in by_artist]
+    keep = [index for index, item in enumerate(row.item_ids) if item not in unwanted]
     row.item_ids = [row.item_ids[index] for index in keep]
     row.scores = [row.scores[index] for index in keep]
     row.reasons = [row.reasons[index] for index in keep]
