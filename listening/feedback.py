@@ -15,12 +15,14 @@ def feedback_give(
     song_id: int | None = None,
     artist_id: int | None = None,
     expires_at: datetime | None = None,
+    refresh: bool = True,
 ) -> Feedback:
     """Record (or replace) the listener's word on one song or artist.
 
     Not-for-me takes the item out of the listener's active suggestions at once (and, for an
     artist, their songs too); later publications and refreshes keep it out while it holds.
-    A love counts like a play of the item: the listener's suggestions are refreshed.
+    A love counts like a play of the item: the listener's suggestions are refreshed (queued;
+    `refresh=False` for a caller that refreshes them itself).
     """
     if (song_id is None) == (artist_id is None):
         raise ValueError("feedback is on one song or one artist")
@@ -38,6 +40,6 @@ def feedback_give(
 
     if kind == FeedbackKind.NOT_FOR_ME:
         drop_from_lists(listener.pk, song_id=song_id, artist_id=artist_id)
-    else:  # a love folds in like a play (recommender.seeds)
+    elif refresh:  # a love folds in like a play (recommender.seeds)
         request_refresh(listener.pk)
     return feedback

@@ -81,10 +81,10 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"Pick at least {MIN_ARTISTS} artists you like.")
         else:
             for artist_id in found:
-                feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist_id)
+                feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist_id, refresh=False)
             from recommender.refresh import refresh_listener
 
-            refresh_listener(listener.pk)
+            refresh_listener(listener.pk)  # here, not queued: the next page shows the result
             messages.success(request, "Thanks! Here are songs picked for you.")
             return redirect("home")
     words = request.GET.get("q", "").strip()

@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from catalog.charts import charts
 from catalog.models import Artist, Song
 from listening.models import Feedback, Listen, Listener
 from tests.factories import UserFactory
@@ -40,8 +41,11 @@ def test_visitors_see_what_the_site_is_and_the_charts(site, django_assert_max_nu
     with django_assert_max_num_queries(8):
         page = Client().get(reverse("home")).content.decode()
     assert "Sign up" in page and "Top songs" in page and "Recently popular artists" in page
-    top = Song.objects.order_by("pk").first()
-    assert reverse("song", args=[top.pk]) in page or '<li><a href="/songs/' in page
+    # The song and artist with the most listeners are linked (the old check here passed on
+    # any song link at all).
+    top = charts()
+    assert reverse("song", args=[top["songs"]["overall"][0]["id"]]) in page
+    assert reverse("artist", args=[top["artists"]["overall"][0]["id"]]) in page
 
 
 def test_sign_up_leads_to_onboarding_and_picked_artists_give_suggestions(
