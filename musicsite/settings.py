@@ -128,6 +128,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Where tasks go unless sent elsewhere: one name per deployment sharing a Redis.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # Long jobs: a task is acknowledged only when it ends, so a worker killed mid-job hands it
 # back to the queue instead of losing it; one task at a time per worker process.
 CELERY_TASK_ACKS_LATE = True

@@ -6,17 +6,21 @@ STALE_AFTER, so the lock cannot be held forever. Each step's status, times, figu
 error are on the row as it goes. The evaluation's candidate is published only if it beats
 the active set's model (evaluated on the same split) beyond its confidence interval;
 otherwise the active set stays and `decision` says why.
+
+It runs in three parts so that a Celery canvas can train the candidates in parallel:
+`pipeline_prepare` (snapshot, exploration, one ModelRun per candidate), `pipeline_train`
+for each candidate, and `pipeline_conclude` once all are trained (evaluation, publication).
+`pipeline_run` runs the three in this process, one candidate after another.
 """
 
-import time
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from listening.exploration.report import exploration_report_create, exploration_report_run
@@ -108,66 +112,156 @@ class _Steps:
             setattr(self.run, name, value)
         self.run.save(update_fields=["steps", "heartbeat_at", "progress", *fields])
 
-    def do(self, index: int, name: str, work: Callable[[], dict]) -> dict:
-        self.run.refresh_from_db(fields=["cancel_requested"])
+    def _seconds(self, name: str) -> float:
+        started = datetime.fromisoformat(self.run.steps[name]["started_at"])
+        return round((timezone.now() - started).total_seconds(), 2)
+
+    def start(self, name: str) -> None:
+        self.run.refresh_from_db(fields=["cancel_requested", "progress"])
         if self.run.cancel_requested:
             raise PipelineCancelled(f"cancelled before the {name} step")
         self.say(name)
-        started = time.perf_counter()
         self.run.steps[name] = {"status": "running", "started_at": timezone.now().isoformat()}
         self._save()
-        try:
-            figures = work()
-        except Exception as error:
-            self.run.steps[name].update(
-                status="failed",
-                seconds=round(time.perf_counter() - started, 2),
-                error=f"{type(error).__name__}: {error}",
-            )
-            self._save()
-            raise
+
+    def succeed(self, name: str, figures: dict) -> dict:
         self.run.steps[name].update(
             status="succeeded",
             finished_at=timezone.now().isoformat(),
-            seconds=round(time.perf_counter() - started, 2),
+            seconds=self._seconds(name),
             figures=figures,
         )
-        self.run.progress = (index + 1) / len(STEPS)
+        self.run.progress = (STEPS.index(name) + 1) / len(STEPS)
         self._save()
         return figures
 
+    def fail(self, name: str, error: Exception) -> None:
+        self.run.steps[name].update(
+            status="failed", seconds=self._seconds(name), error=f"{type(error).__name__}: {error}"
+        )
+        self._save()
+
+    def do(self, name: str, work: Callable[[], dict]) -> dict:
+        self.start(name)
+        try:
+            figures = work()
+        except Exception as error:
+            self.fail(name, error)
+            raise
+        return self.succeed(name, figures)
+
+
+def _stopped(run: PipelineRun, error: Exception) -> PipelineRun:
+    """End the run as cancelled (returned) or failed (re-raised), giving the lock back."""
+    run.lock = None
+    if isinstance(error, PipelineCancelled):
+        run.status, run.finished_at, run.error = JobStatus.CANCELLED, timezone.now(), str(error)
+        run.save(update_fields=["status", "finished_at", "error", "lock"])
+        return run
+    run.save(update_fields=["lock"])
+    run.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
+    raise error
+
 
 def pipeline_run(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> PipelineRun:
-    """Carry out every step in order; the row records each, the decision, or the failure."""
+    """Every step in this process, the candidates trained one after another. (The Celery
+    task runs the same three parts with the candidates trained in parallel.)"""
+    for model_run_id in pipeline_prepare(run_id=run_id, on_progress=on_progress):
+        pipeline_train(run_id=run_id, model_run_id=model_run_id, on_progress=on_progress)
+    return pipeline_conclude(run_id=run_id, on_progress=on_progress)
+
+
+def pipeline_prepare(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> list[int]:
+    """Snapshot and explore, then start the train step: one ModelRun per candidate,
+    their ids returned (none when the run is finished, cancelled or failed)."""
     run = PipelineRun.objects.get(pk=run_id)
     if run.is_finished:
-        return run
+        return []
     run.mark_running()
     steps = _Steps(run, on_progress or (lambda step: None))
     try:
-        steps.do(0, "snapshot", _snapshot)
-        steps.do(1, "explore", _explore)
-        trained = steps.do(2, "train", lambda: _train(run))
-        steps.do(3, "evaluate", lambda: _evaluate(run, trained))
-        steps.do(4, "publish", lambda: _publish(run, trained))
-    except PipelineCancelled as stop:
-        run.status, run.finished_at, run.error, run.lock = (
-            JobStatus.CANCELLED,
-            timezone.now(),
-            str(stop),
-            None,
-        )
-        run.save(update_fields=["status", "finished_at", "error", "lock"])
-        return run
+        steps.do("snapshot", _snapshot)
+        steps.do("explore", _explore)
+        steps.start("train")
+        try:
+            candidates = {
+                name: model_run_create(algorithm=name, level=run.level).pk
+                for name in run.algorithms
+            }
+        except Exception as error:
+            steps.fail("train", error)
+            raise
     except Exception as error:
-        run.lock = None
-        run.save(update_fields=["lock"])
-        run.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
-        raise
+        _stopped(run, error)
+        return []
+    run.steps["train"]["runs"] = candidates
+    steps._save()
+    return list(candidates.values())
+
+
+def pipeline_train(
+    *, run_id: int, model_run_id: int, on_progress: Callable[[str], None] | None = None
+) -> str:
+    """Train one candidate of a running pipeline; its ModelRun row records the outcome
+    (a failure is reported by the evaluate step, so the other candidates carry on)."""
+    run = PipelineRun.objects.get(pk=run_id)
+    if run.status != JobStatus.RUNNING or run.cancel_requested:
+        ModelRun.objects.filter(pk=model_run_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now()
+        )
+        return JobStatus.CANCELLED
+    say = on_progress or (lambda step: None)
+    share = 1 / len(STEPS) / len(run.algorithms)
+    heartbeat = PipelineRun.objects.filter(pk=run_id)
+
+    def beat(step: str) -> None:  # training can be long: keep the run from looking lost
+        heartbeat.update(heartbeat_at=timezone.now())
+        say(f"train: {step}")
+
+    try:
+        status = model_run_train(run_id=model_run_id, on_progress=beat).status
+    except Exception:  # recorded on the ModelRun row
+        status = JobStatus.FAILED
+    heartbeat.update(heartbeat_at=timezone.now(), progress=F("progress") + share)
+    return status
+
+
+def pipeline_conclude(
+    *, run_id: int, on_progress: Callable[[str], None] | None = None
+) -> PipelineRun:
+    """Once every candidate is trained: end the train step, evaluate, publish (or not)."""
+    run = PipelineRun.objects.get(pk=run_id)
+    if run.is_finished:
+        return run
+    steps = _Steps(run, on_progress or (lambda step: None))
+    try:
+        trained = _trained(run, steps)
+        steps.do("evaluate", lambda: _evaluate(run, trained))
+        steps.do("publish", lambda: _publish(run, trained))
+    except Exception as error:
+        return _stopped(run, error)
     run.lock = None
     run.save(update_fields=["lock", "decision", "evaluation", "published_set"])
     run.mark_succeeded()
     return run
+
+
+def _trained(run: PipelineRun, steps: _Steps) -> dict:
+    """End the train step: {algorithm: run id}, or the first failure."""
+    candidates = run.steps["train"].get("runs", {})
+    outcomes = ModelRun.objects.in_bulk(candidates.values())
+    try:
+        run.refresh_from_db(fields=["cancel_requested"])
+        if run.cancel_requested:
+            raise PipelineCancelled("cancelled while training")
+        for name, model_run_id in candidates.items():
+            outcome = outcomes[model_run_id]
+            if outcome.status != JobStatus.SUCCEEDED:
+                raise RuntimeError(f"training {name} {outcome.status}: {outcome.error}")
+    except Exception as error:
+        steps.fail("train", error)
+        raise
+    return steps.succeed("train", dict(candidates))
 
 
 def _snapshot() -> dict:
@@ -180,18 +274,6 @@ def _snapshot() -> dict:
 def _explore() -> dict:
     report = exploration_report_run(report_id=exploration_report_create().pk)
     return {"report": report.pk, "findings": len(report.findings)}
-
-
-def _train(run: PipelineRun) -> dict:
-    """Each candidate trained in turn (a worker trains one model at a time, using every
-    core through implicit); {algorithm: run id}."""
-    trained = {}
-    for name in run.algorithms:
-        model_run = model_run_train(run_id=model_run_create(algorithm=name, level=run.level).pk)
-        if model_run.status != JobStatus.SUCCEEDED:
-            raise RuntimeError(f"training {name} failed: {model_run.error}")
-        trained[name] = model_run.pk
-    return trained
 
 
 def _active_model() -> ModelRun | None:

@@ -1,8 +1,10 @@
 """Celery tasks: thin, they take ids and call one service."""
 
-from celery import shared_task
+from celery import chord, group, shared_task
+from celery.result import allow_join_result
 
 from . import evaluations, pipeline, publishing, refresh, training
+from .models import PipelineRun
 
 
 @shared_task(acks_late=True)
@@ -29,20 +31,46 @@ def listener_refresh(listener_id: int) -> bool:
     return refresh.refresh_listener(listener_id)
 
 
-@shared_task(acks_late=True)
-def pipeline_run(run_id: int) -> str:
-    """The whole workflow; its row records each step, the decision or the failure."""
-    return pipeline.pipeline_run(run_id=run_id).status
+@shared_task(bind=True, acks_late=True)
+def pipeline_run(self, run_id: int) -> str:
+    """The whole workflow as a canvas: snapshot and exploration here, then a chord of one
+    training task per candidate (in parallel, as many as the workers' processes allow)
+    whose callback evaluates and publishes. The row records each step and the decision."""
+    candidates = pipeline.pipeline_prepare(run_id=run_id)
+    if not candidates:  # finished, cancelled or failed before training
+        return PipelineRun.objects.get(pk=run_id).status
+    training = group(pipeline_train.si(run_id, model_run_id) for model_run_id in candidates)
+    return _replace(self, chord(training, pipeline_conclude.si(run_id)))
 
 
 @shared_task(acks_late=True)
-def pipeline_nightly() -> str:
+def pipeline_train(run_id: int, model_run_id: int) -> str:
+    """One candidate of a pipeline; never raises, so the chord's callback always runs."""
+    return pipeline.pipeline_train(run_id=run_id, model_run_id=model_run_id)
+
+
+@shared_task(acks_late=True)
+def pipeline_conclude(run_id: int) -> str:
+    """A pipeline's evaluation and publication, once its candidates are trained."""
+    return pipeline.pipeline_conclude(run_id=run_id).status
+
+
+@shared_task(bind=True, acks_late=True)
+def pipeline_nightly(self) -> str:
     """The scheduled pipeline with its defaults; skipped (and said so) while one runs."""
     try:
         run = pipeline.pipeline_create()
     except pipeline.PipelineBusy as busy:
         return f"skipped: {busy}"
-    return pipeline.pipeline_run(run_id=run.pk).status
+    return _replace(self, pipeline_run.si(run.pk))
+
+
+def _replace(task, signature):
+    """`task.replace(signature)`. Eager (in-process) Celery runs the signature and joins its
+    results inside the task, which it refuses unless told; on a worker `replace` only sends
+    the signature and never waits."""
+    with allow_join_result():
+        return task.replace(signature)
 
 
 @shared_task(ignore_result=True)

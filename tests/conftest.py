@@ -80,9 +80,10 @@ def _database_url() -> str:
 
 
 class WorkerProcess:
-    """A real `celery worker` in its own process, consuming a queue of its own."""
+    """A real `celery worker` in its own process, consuming a queue of its own (also its
+    default queue, where the tasks it sends go); `concurrency` > 1: a prefork pool."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, concurrency: int = 1):
         self.queue = f"test-{uuid.uuid4().hex[:12]}"
         self.nodename = f"{self.queue}@localhost"
         self.log_path = log_path
@@ -94,6 +95,7 @@ class WorkerProcess:
             "MEDIA_ROOT": str(log_path.parent / "worker-media"),
             # The test's own artifacts: what it trains, the worker serves, and vice versa.
             "RECOMMENDER_ARTIFACT_DIR": str(settings.RECOMMENDER["ARTIFACT_DIR"]),
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
         }
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         self._log = open(log_path, "w")  # noqa: SIM115  (closed in stop())
@@ -105,7 +107,7 @@ class WorkerProcess:
                 "-A",
                 "musicsite",
                 "worker",
-                "--pool=solo",
+                *(["--pool=solo"] if concurrency == 1 else [f"--concurrency={concurrency}"]),
                 "--loglevel=INFO",
                 "--without-mingle",
                 "--without-gossip",
@@ -141,9 +143,10 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """Start a real worker against this test's database; stop it afterwards."""
-    worker = WorkerProcess(tmp_path / "worker.log")
+def celery_worker_process(request, transactional_db, tmp_path):
+    """Start a real worker against this test's database; stop it afterwards. Parametrise
+    it indirectly with a number for that many worker processes."""
+    worker = WorkerProcess(tmp_path / "worker.log", concurrency=getattr(request, "param", 1))
     # Tasks queued without a queue (delay, delay_on_commit) go to this worker's queue.
     default_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = worker.queue
