@@ -8,6 +8,8 @@ import os
 
 from celery import Celery
 
+from . import log_ids  # noqa: F401  (its task signals put the task id on log lines)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musicsite.settings")
 
 app = Celery("musicsite", task_cls="celery.contrib.django.task:DjangoTask")

@@ -13,6 +13,7 @@ for each candidate, and `pipeline_conclude` once all are trained (evaluation, pu
 `pipeline_run` runs the three in this process, one candidate after another.
 """
 
+import logging
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -32,6 +33,8 @@ from .data import LEVELS
 from .evaluations import evaluation_create, evaluation_run
 from .models import ModelRun, PipelineRun, RecommendationSet, SetStatus
 from .training import model_run_create, model_run_train
+
+log = logging.getLogger(__name__)
 
 STEPS = ("snapshot", "explore", "train", "evaluate", "publish")
 DEFAULT_ALGORITHMS = ("popularity", "item_knn", "rp3beta", "als")
@@ -121,6 +124,7 @@ class _Steps:
         if self.run.cancel_requested:
             raise PipelineCancelled(f"cancelled before the {name} step")
         self.say(name)
+        log.info("pipeline %s: %s started", self.run.pk, name)
         self.run.steps[name] = {"status": "running", "started_at": timezone.now().isoformat()}
         self._save()
 
@@ -133,6 +137,7 @@ class _Steps:
         )
         self.run.progress = (STEPS.index(name) + 1) / len(STEPS)
         self._save()
+        log.info("pipeline %s: %s succeeded in %s s", self.run.pk, name, self._seconds(name))
         return figures
 
     def fail(self, name: str, error: Exception) -> None:
@@ -140,6 +145,7 @@ class _Steps:
             status="failed", seconds=self._seconds(name), error=f"{type(error).__name__}: {error}"
         )
         self._save()
+        log.warning("pipeline %s: %s failed: %s", self.run.pk, name, self.run.steps[name]["error"])
 
     def do(self, name: str, work: Callable[[], dict]) -> dict:
         self.start(name)

@@ -45,6 +45,8 @@ def test_a_real_worker_runs_a_task_sent_through_redis(celery_worker_process):
     assert DataSnapshot.objects.get(pk=snapshot_id).listens == 5
     log = celery_worker_process.log_path.read_text()
     assert "listening.tasks.data_snapshot_create" in log
+    # The worker's own line about the task carries the task's id (musicsite/log_ids.py).
+    assert any(f"task={result.id} " in line and "succeeded" in line for line in log.splitlines())
 
 
 @pytest.mark.worker
