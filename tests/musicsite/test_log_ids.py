@@ -62,6 +62,5 @@ def test_a_tasks_log_lines_carry_its_id_and_none_after_it(json_log, tmp_path):
 
 
 def test_the_plain_format_names_both_ids(settings):
-    assert "request=%(request_id)s task=%(task_id)s" in (
-        settings.LOGGING["formatters"]["plain"]["format"]
-    )
+    plain = settings.LOGGING["formatters"]["plain"]["format"]
+    assert "request=%(request_id)s task=%(task_id)s" in plain
