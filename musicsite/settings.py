@@ -159,6 +159,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommender.tasks.reap_lost_jobs",
         "schedule": crontab(minute="*/10"),
     },
+    "refreshes requested while the broker was down": {
+        "task": "recommender.tasks.refresh_pending",
+        "schedule": crontab(),  # every minute
+    },
     "prune old sets and artifacts": {
         "task": "recommender.tasks.prune",
         "schedule": crontab(hour=4, minute=15),

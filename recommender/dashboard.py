@@ -12,7 +12,7 @@ from musicsite.jobs import Job, JobStatus
 from musicsite.safe_cache import attempt
 
 from . import pipeline, publishing, tasks
-from .models import ModelRun, PipelineRun, RecommendationSet, SetStatus
+from .models import ModelRun, PendingRefresh, PipelineRun, RecommendationSet, SetStatus
 
 RECENT = 8
 
@@ -23,20 +23,31 @@ def _queue() -> dict:
 
     from musicsite.celery import app
 
+    missed = PendingRefresh.objects.count()
     if not settings.REDIS_URL:
-        return {"waiting": 0, "running": [], "workers": "in-process (no broker)"}
+        return {"waiting": 0, "running": [], "workers": "in-process (no broker)", "missed": missed}
     try:
         with app.connection_for_write() as connection:
-            waiting = connection.default_channel.client.llen("celery")
+            waiting = connection.default_channel.client.llen(app.conf.task_default_queue)
         active = app.control.inspect(timeout=0.5).active() or {}
     except Exception as error:  # the broker is down: say so, do not fail the page
-        return {"waiting": None, "running": [], "workers": f"unreachable ({error})"}
+        return {
+            "waiting": None,
+            "running": [],
+            "workers": f"unreachable ({error})",
+            "missed": missed,
+        }
     running = [
         {"worker": worker, "task": task["name"], "args": task.get("args")}
         for worker, listed in active.items()
         for task in listed
     ]
-    return {"waiting": waiting, "running": running, "workers": f"{len(active)} answering"}
+    return {
+        "waiting": waiting,
+        "running": running,
+        "workers": f"{len(active)} answering",
+        "missed": missed,
+    }
 
 
 def _recent_errors() -> list[dict]:

@@ -133,6 +133,22 @@ class ListenerRecommendations(models.Model):
         return f"{self.level} suggestions for listener {self.listener_id}"
 
 
+class PendingRefresh(models.Model):
+    """A listener's refresh that could not be queued (the broker was down): sent again by
+    `refresh.resend_pending` once the broker is back (beat runs it every minute)."""
+
+    listener = models.OneToOneField(
+        "listening.Listener", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "pending refreshes"
+
+    def __str__(self) -> str:
+        return f"refresh of listener {self.listener_id}, wanted since {self.requested_at}"
+
+
 class SimilarItems(models.Model):
     """A song's or an artist's nearest neighbours in one set (ids of the same level)."""
 

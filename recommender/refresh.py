@@ -3,7 +3,8 @@
 A refresh refolds the listener from their listens (and loves) as they are now with the
 active set's model — ALS folds them in, item-to-item models sum their neighbours — and
 replaces their rows in the active set. Listens arriving in a burst ask for one refresh
-(`request_refresh`); with the broker down the request is logged, not raised.
+(`request_refresh`); with the broker down the request is logged and kept in the database
+(PendingRefresh), and `resend_pending` queues it once the broker is back.
 """
 
 import logging
@@ -23,6 +24,7 @@ from recommender.data import InteractionMatrix
 from recommender.models import (
     ListenerRecommendations,
     ModelRun,
+    PendingRefresh,
     RecommendationSet,
     SetStatus,
     SimilarItems,
@@ -55,16 +57,37 @@ def request_refresh(listener_id: int) -> bool:
     return True
 
 
-def _send_refresh(listener_id: int) -> None:
-    """Queue the refresh; with the broker down, log it: the listens are stored either way,
-    and the listener's next listen (or the next publication) brings their list up to date."""
+def _send_refresh(listener_id: int) -> bool:
+    """Queue the refresh; with the broker down, keep it in the database for
+    `resend_pending` (the listens are stored either way, and the request succeeds)."""
     from recommender.tasks import listener_refresh
 
     try:
         listener_refresh.delay(listener_id)
-    except Exception:  # the broker is unreachable: the request that stored listens succeeds
-        log.warning("refresh of listener %s not queued: the broker is unavailable", listener_id)
+    except Exception:  # the broker is unreachable
+        log.warning("refresh of listener %s kept for later: the broker is unavailable", listener_id)
         attempt("delete", pending_key(listener_id))
+        PendingRefresh.objects.bulk_create(
+            [PendingRefresh(listener_id=listener_id)], ignore_conflicts=True
+        )
+        return False
+    return True
+
+
+RESEND_BATCH = 5000
+
+
+def resend_pending() -> int:
+    """Queue the refreshes the broker missed while it was down, oldest first; how many.
+    Stops at the first that still cannot be queued (the rest wait for the next run)."""
+    waiting = PendingRefresh.objects.order_by("requested_at").values_list("listener_id", flat=True)
+    sent = []
+    for listener_id in waiting[:RESEND_BATCH]:
+        if not _send_refresh(listener_id):
+            break
+        sent.append(listener_id)
+    PendingRefresh.objects.filter(listener_id__in=sent).delete()
+    return len(sent)
 
 
 @lru_cache(maxsize=1)

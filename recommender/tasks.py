@@ -31,6 +31,12 @@ def listener_refresh(listener_id: int) -> bool:
     return refresh.refresh_listener(listener_id)
 
 
+@shared_task(ignore_result=True)
+def refresh_pending() -> int:
+    """Queue the refreshes requested while the broker was down (every minute)."""
+    return refresh.resend_pending()
+
+
 @shared_task(bind=True, acks_late=True)
 def pipeline_run(self, run_id: int) -> str:
     """The whole workflow as a canvas: snapshot and exploration here, then a chord of one

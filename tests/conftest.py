@@ -83,14 +83,14 @@ class WorkerProcess:
     """A real `celery worker` in its own process, consuming a queue of its own (also its
     default queue, where the tasks it sends go); `concurrency` > 1: a prefork pool."""
 
-    def __init__(self, log_path: Path, concurrency: int = 1):
+    def __init__(self, log_path: Path, concurrency: int = 1, redis_url: str | None = None):
         self.queue = f"test-{uuid.uuid4().hex[:12]}"
         self.nodename = f"{self.queue}@localhost"
         self.log_path = log_path
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
-            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_URL": redis_url or settings.REDIS_URL,
             # Files the worker writes stay in the test's own folder.
             "MEDIA_ROOT": str(log_path.parent / "worker-media"),
             # The test's own artifacts: what it trains, the worker serves, and vice versa.

@@ -1,11 +1,16 @@
 """Faults the workflow must survive, with real workers, PostgreSQL and Redis."""
 
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import redis
 
 from musicsite.jobs import JobStatus
 from musicsite.reaper import reap_lost_jobs
@@ -54,39 +59,41 @@ def test_a_worker_killed_while_training_leaves_an_honest_failure_and_the_active_
     assert ListenerRecommendations.objects.filter(recommendation_set=current).count() == rows_before
 
 
+class OwnRedis:
+    """A Redis server of the test's own (stopping it disturbs nothing else), which can be
+    stopped and started again on the same port."""
+
+    def __init__(self, folder):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.server = None
+        self.start()
+
+    def start(self) -> None:
+        self.server = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--dir", str(self.folder)),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        assert wait_for(lambda: _pings(redis.Redis.from_url(self.url)), seconds=10)
+
+    def stop(self) -> None:
+        self.server.kill()
+        self.server.wait()
+
+
 @pytest.fixture
 def own_redis(tmp_path):
-    """A Redis server of this test's own (so stopping it disturbs nothing else)."""
-    import shutil
-    import socket
-    import subprocess
-
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    assert wait_for(lambda: _pings(redis.Redis.from_url(url)), seconds=10)
-    yield server, url
-    server.kill()
-    server.wait()
+    server = OwnRedis(tmp_path)
+    yield server
+    server.stop()
 
 
 def _pings(client) -> bool:
@@ -108,7 +115,7 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     from recommender import fast_reads
     from tests.factories import UserFactory
 
-    server, url = own_redis
+    url = own_redis.url
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
     }
@@ -123,8 +130,7 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert api.get("/api/v1/me/recommendations/").status_code == 200  # cached now
 
-    server.kill()
-    server.wait()
+    own_redis.stop()
     fast_reads._client = None
 
     suggestions = api.get("/api/v1/me/recommendations/")
@@ -141,3 +147,70 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     assert page.get("/").status_code == 200
     ready = Client().get("/readyz")
     assert ready.status_code == 503 and not ready.json()["checks"]["cache"]["ok"]
+
+
+@contextmanager
+def celery_broker(url: str):
+    """This process's Celery app sends to `url` (as a web process configured so would)."""
+    from musicsite.celery import app
+
+    def point_at(broker: str) -> None:
+        app.conf.broker_url = broker
+        app._pool = None  # the connection pools were made for the previous broker
+        app.amqp._producer_pool = None
+
+    previous = app.conf.broker_url
+    point_at(url)
+    try:
+        yield
+    finally:
+        point_at(previous)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_refreshes_asked_for_while_redis_is_down_run_once_it_is_back(own_redis, tmp_path):
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from catalog.models import Song
+    from listening.models import Listener
+    from recommender.models import PendingRefresh
+    from tests.conftest import WorkerProcess
+    from tests.factories import UserFactory
+
+    import_generated(tmp_path)
+    active = publish_trained("item_knn", top_n=10)
+    user = UserFactory()
+    listener = Listener.objects.filter(user__isnull=True).order_by("pk").first()
+    listener.user = user
+    listener.save()
+    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    row = ListenerRecommendations.objects.filter(
+        recommendation_set_id=active, listener=listener, level="song"
+    )
+
+    with celery_broker(own_redis.url):
+        worker = WorkerProcess(tmp_path / "worker.log", redis_url=own_redis.url)
+        try:
+            worker.wait_ready()
+            own_redis.stop()
+            song = Song.objects.exclude(listens__listener=listener).first()
+            posted = api.post(
+                "/api/v1/me/listens/",
+                {"listens": [{"song": song.pk, "play_count": 30}]},
+                content_type="application/json",
+            )
+            assert posted.status_code == 201  # the listen is kept; its refresh waits
+            assert PendingRefresh.objects.filter(listener=listener).exists()
+            assert row.get().refreshed_at is None
+
+            own_redis.start()
+            worker.wait_ready()  # it reconnected
+            # What beat sends every minute, to this worker's queue.
+            tasks.refresh_pending.apply_async(queue=worker.queue)
+            refreshed = wait_for(lambda: row.get().refreshed_at is not None, seconds=30)
+            assert refreshed, worker.log_path.read_text()[-3000:]
+            assert not PendingRefresh.objects.exists()
+        finally:
+            worker.stop()
