@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.db import connection, transaction
 
 from musicsite.jobs import JobStatus
 from musicsite.reaper import reap_lost_jobs
 from recommender import tasks
 from recommender.models import ListenerRecommendations, ModelRun, RecommendationSet, SetStatus
-from recommender.training import model_run_create
+from recommender.training import model_run_create, model_run_train
 from tests.listening_data import import_generated, publish_trained
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -214,3 +215,58 @@ def test_refreshes_asked_for_while_redis_is_down_run_once_it_is_back(own_redis, 
             assert not PendingRefresh.objects.exists()
         finally:
             worker.stop()
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        # Inside a transaction the activity view is a snapshot, unless cleared.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.worker
+def test_a_worker_killed_while_publishing_leaves_the_previous_set_whole_and_a_retry_publishes(
+    celery_worker_process, tmp_path
+):
+    from recommender import publishing, serving
+
+    import_generated(tmp_path)
+    previous = publish_trained("item_knn", top_n=10)
+    rows = ListenerRecommendations.objects.filter(recommendation_set_id=previous)
+    rows_before = rows.count()
+    listener_id = rows.values_list("listener_id", flat=True).first()
+    list_before = serving.listener_list(listener_id, "song")["items"]
+    run = model_run_train(run_id=model_run_create(algorithm="popularity").pk)
+
+    # Holding the active set's row makes the publication wait at the last moment: every row
+    # of the new set written, the switch not yet made. The worker is killed there.
+    with transaction.atomic():
+        list(RecommendationSet.objects.select_for_update().filter(pk=previous))
+        tasks.recommendation_set_publish.apply_async(
+            args=[run.pk], queue=celery_worker_process.queue
+        )
+        building = RecommendationSet.objects.filter(run=run)
+        switching = wait_for(lambda: _waiting_on_a_lock() and building.exists())
+        assert switching, celery_worker_process.log_path.read_text()[-2000:]
+        half = building.get()
+        assert half.status == SetStatus.BUILDING and half.progress >= 0.95
+        assert ListenerRecommendations.objects.filter(recommendation_set=half).exists()
+        os.kill(celery_worker_process.process.pid, signal.SIGKILL)
+        celery_worker_process.process.wait(timeout=10)
+
+    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).pk == previous
+    assert rows.count() == rows_before
+    assert serving.listener_list(listener_id, "song")["items"] == list_before
+    reaped = reap_lost_jobs(older_than=timedelta(0))
+    assert reaped.get("recommender.RecommendationSet") == 1
+    assert not ListenerRecommendations.objects.filter(recommendation_set=half).exists()
+
+    retried = tasks.recommendation_set_publish.apply(args=[run.pk]).get()
+    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).pk == retried != previous
+    assert ListenerRecommendations.objects.filter(recommendation_set_id=retried).count() > 0
+    assert publishing.rollback().pk == previous  # and the previous set is still whole
+    assert rows.count() == rows_before
