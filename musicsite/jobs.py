@@ -4,8 +4,29 @@ Imports, training runs, evaluations and publications inherit this, so the admin 
 them all alike and a crashed worker leaves an honest record instead of a silent gap.
 """
 
-from django.db import models
+import time
+from collections.abc import Callable, Sequence
+
+from django.db import InterfaceError, OperationalError, connection, models
 from django.utils import timezone
+
+# What a lost database connection raises (a restart, a failover, a network cut).
+DATABASE_LOST = (OperationalError, InterfaceError)
+RECORD_ATTEMPTS = 6
+
+
+def on_a_live_connection(save: Callable[[], None], wait_seconds: float = 1.0) -> None:
+    """Run `save`; if the connection was lost, open a new one and try again, waiting a
+    little longer each time (a restarting server refuses connections for a few seconds).
+    So a job that failed because the database went away still records why."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return save()
+        except DATABASE_LOST:
+            if connection.in_atomic_block or attempt == RECORD_ATTEMPTS - 1:
+                raise
+            connection.close()
+            time.sleep(wait_seconds * (attempt + 1))
 
 
 class JobStatus(models.TextChoices):
@@ -56,6 +77,20 @@ class Job(models.Model):
         self.status, self.progress, self.finished_at = JobStatus.SUCCEEDED, 1.0, timezone.now()
         self.save(update_fields=["status", "progress", "finished_at"])
 
-    def mark_failed(self, error: str) -> None:
+    def mark_failed(self, error: str, also: Sequence[str] = ()) -> None:
+        """Record the failure (and the fields named in `also`), on a new connection if the
+        database connection was what failed."""
         self.status, self.finished_at, self.error = JobStatus.FAILED, timezone.now(), error
-        self.save(update_fields=["status", "finished_at", "error"])
+        on_a_live_connection(
+            lambda: self.save(update_fields=["status", "finished_at", "error", *also])
+        )
+
+    def reopen(self) -> bool:
+        """A failed job back to queued, to be retried; False if it had not failed."""
+        reopened = (
+            type(self)
+            .objects.filter(pk=self.pk, status=JobStatus.FAILED)
+            .update(status=JobStatus.QUEUED, progress=0.0, finished_at=None)
+        )
+        self.refresh_from_db()
+        return bool(reopened)

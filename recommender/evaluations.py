@@ -67,8 +67,9 @@ def evaluation_run(*, evaluation_id: int) -> Evaluation:
         )
         evaluation.charts = _charts(results, protocol)
     except Exception as error:
-        evaluation.save(update_fields=["snapshot"])
-        evaluation.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
+        evaluation.mark_failed(
+            f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}", also=["snapshot"]
+        )
         raise
     evaluation.compute_seconds = time.perf_counter() - started
     evaluation.save(update_fields=["snapshot", "results", "candidate", "charts", "compute_seconds"])

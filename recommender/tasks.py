@@ -3,20 +3,44 @@
 from celery import chord, group, shared_task
 from celery.result import allow_join_result
 
+from musicsite.jobs import DATABASE_LOST
+
 from . import evaluations, pipeline, publishing, refresh, training
-from .models import PipelineRun
+from .models import Evaluation, ModelRun, PipelineRun
+
+# A job that failed because the database went away (a restart, a failover) is tried again.
+RETRIES = 3
+RETRY_SECONDS = 10
 
 
-@shared_task(acks_late=True)
-def model_run_train(run_id: int) -> str:
+def _retrying_when_the_database_is_lost(task, model, pk: int, work) -> str:
+    """`work()`'s status; on a lost database connection the job's row says it failed and
+    the task is retried, which reopens the row and does the work again."""
+    try:
+        if task.request.retries:
+            model.objects.get(pk=pk).reopen()
+        return work()
+    except DATABASE_LOST as lost:
+        raise task.retry(exc=lost, countdown=RETRY_SECONDS) from lost
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRIES)
+def model_run_train(self, run_id: int) -> str:
     """Train one ModelRun; its row records progress, timings, artifact or the failure."""
-    return training.model_run_train(run_id=run_id).status
+    return _retrying_when_the_database_is_lost(
+        self, ModelRun, run_id, lambda: training.model_run_train(run_id=run_id).status
+    )
 
 
-@shared_task(acks_late=True)
-def evaluation_run(evaluation_id: int) -> str:
+@shared_task(bind=True, acks_late=True, max_retries=RETRIES)
+def evaluation_run(self, evaluation_id: int) -> str:
     """Run one Evaluation; its row records results, charts, candidate or the failure."""
-    return evaluations.evaluation_run(evaluation_id=evaluation_id).status
+    return _retrying_when_the_database_is_lost(
+        self,
+        Evaluation,
+        evaluation_id,
+        lambda: evaluations.evaluation_run(evaluation_id=evaluation_id).status,
+    )
 
 
 @shared_task(acks_late=True)

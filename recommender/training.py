@@ -140,8 +140,10 @@ def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = 
     except Exception as error:
         shutil.rmtree(folder, ignore_errors=True)
         run.timings = timings
-        run.save(update_fields=["snapshot", "n_listeners", "n_items", "timings"])
-        run.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
+        run.mark_failed(
+            f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}",
+            also=["snapshot", "n_listeners", "n_items", "timings"],
+        )
         raise
     run.artifact = str(folder.relative_to(artifact_root()))
     run.timings = timings

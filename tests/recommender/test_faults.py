@@ -17,7 +17,7 @@ from musicsite.jobs import JobStatus
 from musicsite.reaper import reap_lost_jobs
 from recommender import tasks
 from recommender.models import ListenerRecommendations, ModelRun, RecommendationSet, SetStatus
-from recommender.training import model_run_create, model_run_train
+from recommender.training import artifact_root, model_run_create, model_run_train
 from tests.listening_data import import_generated, publish_trained
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -270,3 +270,58 @@ def test_a_worker_killed_while_publishing_leaves_the_previous_set_whole_and_a_re
     assert ListenerRecommendations.objects.filter(recommendation_set_id=retried).count() > 0
     assert publishing.rollback().pk == previous  # and the previous set is still whole
     assert rows.count() == rows_before
+
+
+@contextmanager
+def database_restarting():
+    """What a PostgreSQL restart does to its clients: every connection to the test database
+    is cut, and new ones are refused until the block ends. (Done from the server's own
+    `postgres` database: a database cannot shut its own doors.)"""
+    import psycopg
+
+    db = connection.settings_dict
+    connection.close()
+    admin = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    name = db["NAME"]
+    try:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        yield
+    finally:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        admin.close()
+
+
+@pytest.mark.worker
+def test_a_database_restart_during_training_fails_it_cleanly_and_its_retry_succeeds(
+    celery_worker_process, tmp_path
+):
+    import_generated(tmp_path)
+    # A fit of some seconds, so the database goes away while it runs.
+    run = model_run_create(algorithm="als", params={"factors": 64, "iterations": 2000})
+    tasks.model_run_train.apply_async(args=[run.pk], queue=celery_worker_process.queue)
+    row = ModelRun.objects.filter(pk=run.pk)
+    assert wait_for(lambda: row.get().progress >= 0.2), celery_worker_process.log_path.read_text()
+
+    with database_restarting():
+        time.sleep(3)
+    failed = wait_for(lambda: row.get().status == JobStatus.FAILED, seconds=120)
+    log = celery_worker_process.log_path.read_text()
+    assert failed, log[-3000:]
+    failure = row.get()
+    assert "OperationalError" in failure.error or "InterfaceError" in failure.error
+    assert not failure.artifact and not (artifact_root() / f"run-{run.pk}").exists()
+
+    # The task is retried after RETRY_SECONDS: the same row is reopened and trained again.
+    succeeded = wait_for(lambda: row.get().status == JobStatus.SUCCEEDED, seconds=120)
+    assert succeeded, celery_worker_process.log_path.read_text()[-3000:]
+    assert row.get().artifact and "Retry in" in celery_worker_process.log_path.read_text()
