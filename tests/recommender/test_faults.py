@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import redis
 from django.db import connection, transaction
+from django.test import Client
 
 from musicsite.jobs import JobStatus
 from musicsite.reaper import reap_lost_jobs
@@ -108,7 +109,6 @@ def _pings(client) -> bool:
 def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     own_redis, tmp_path, settings
 ):
-    from django.test import Client
     from rest_framework.authtoken.models import Token
 
     from catalog.models import Song
@@ -171,7 +171,6 @@ def celery_broker(url: str):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_refreshes_asked_for_while_redis_is_down_run_once_it_is_back(own_redis, tmp_path):
-    from django.test import Client
     from rest_framework.authtoken.models import Token
 
     from catalog.models import Song
@@ -313,7 +312,10 @@ def test_a_database_restart_during_training_fails_it_cleanly_and_its_retry_succe
     assert wait_for(lambda: row.get().progress >= 0.2), celery_worker_process.log_path.read_text()
 
     with database_restarting():
+        down = Client().get("/readyz")
         time.sleep(3)
+    assert down.status_code == 503 and not down.json()["checks"]["database"]["ok"]
+    assert Client().get("/readyz").json()["checks"]["database"]["ok"]  # connects again
     failed = wait_for(lambda: row.get().status == JobStatus.FAILED, seconds=120)
     log = celery_worker_process.log_path.read_text()
     assert failed, log[-3000:]
