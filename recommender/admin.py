@@ -278,21 +278,21 @@ class PipelineRunAdmin(admin.ModelAdmin):
     def steps_shown(self, run: PipelineRun) -> str:
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    name,
-                    run.steps.get(name, {}).get("status", ""),
-                    run.steps.get(name, {}).get("seconds", ""),
-                    run.steps.get(name, {}).get("error")
-                    or run.steps.get(name, {}).get("figures", ""),
+                    step["name"],
+                    step["status"],
+                    "" if step["progress"] is None else f"{step['progress']:.0%}",
+                    step["seconds"] or "",
+                    step["detail"],
                 )
-                for name in pipeline.STEPS
+                for step in pipeline.step_rows(run)
             ),
         )
         return format_html(
-            "<table><tr><th>step</th><th>status</th><th>seconds</th><th>figures / error</th>"
-            "</tr>{}</table>",
+            "<table><tr><th>step</th><th>status</th><th>progress</th><th>seconds</th>"
+            "<th>figures / error</th></tr>{}</table>",
             rows,
         )
 

@@ -73,7 +73,10 @@ def _recent_errors() -> list[dict]:
 def operations(request: HttpRequest) -> HttpResponse:
     active = RecommendationSet.objects.filter(status=SetStatus.ACTIVE).select_related("run").first()
     context = {
-        "pipelines": PipelineRun.objects.order_by("-created_at")[:RECENT],
+        "pipelines": [
+            {"run": run, "steps": pipeline.step_rows(run)}
+            for run in PipelineRun.objects.order_by("-created_at")[:RECENT]
+        ],
         "steps": pipeline.STEPS,
         "active": active,
         "previous": RecommendationSet.objects.filter(status=SetStatus.RETIRED).first(),

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from listening.exploration.report import exploration_report_create, exploration_report_run
 from listening.services import data_snapshot_create
-from musicsite.jobs import JobStatus
+from musicsite.jobs import FINISHED_STATUSES, JobStatus
 
 from . import algorithms, publishing
 from .data import LEVELS
@@ -268,6 +268,32 @@ def _trained(run: PipelineRun, steps: _Steps) -> dict:
         steps.fail("train", error)
         raise
     return steps.succeed("train", dict(candidates))
+
+
+def step_rows(run: PipelineRun) -> list[dict]:
+    """The run's steps in order, for people: name, status, progress (0–1, None where a step
+    cannot tell), seconds, and the figures or the error. A running train step's progress
+    is the share of its candidates that finished training."""
+    rows = []
+    for name in STEPS:
+        step = run.steps.get(name, {})
+        status = step.get("status", "waiting")
+        progress = {"succeeded": 1.0, "waiting": 0.0}.get(status)
+        if name == "train" and status == "running" and step.get("runs"):
+            finished = ModelRun.objects.filter(
+                pk__in=step["runs"].values(), status__in=FINISHED_STATUSES
+            ).count()
+            progress = finished / len(step["runs"])
+        rows.append(
+            {
+                "name": name,
+                "status": status,
+                "progress": progress,
+                "seconds": step.get("seconds"),
+                "detail": step.get("error") or step.get("figures") or "",
+            }
+        )
+    return rows
 
 
 def _snapshot() -> dict:

@@ -145,3 +145,25 @@ def test_on_workers_the_candidates_train_in_parallel(celery_worker_process, tmp_
     overlapping = any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
     assert overlapping, f"the candidates trained one after another: {spans}"
     assert run.published_set is not None and run.steps["publish"]["status"] == "succeeded"
+
+
+def test_while_it_trains_the_steps_say_how_far_each_has_got(listening, client):
+    from tests.factories import StaffFactory
+
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    first, second = pipeline.pipeline_prepare(run_id=run.pk)
+    pipeline.pipeline_train(run_id=run.pk, model_run_id=first)
+    run.refresh_from_db()
+
+    steps = {step["name"]: step for step in pipeline.step_rows(run)}
+    assert steps["explore"]["status"] == "succeeded" and steps["explore"]["progress"] == 1.0
+    assert steps["train"]["status"] == "running" and steps["train"]["progress"] == 0.5
+    assert steps["evaluate"]["status"] == "waiting" and steps["evaluate"]["progress"] == 0.0
+    assert run.progress == pytest.approx(2 / 5 + 1 / 5 / 2)
+    client.force_login(StaffFactory())
+    assert "running 50%" in client.get("/staff/operations/").content.decode()
+
+    pipeline.pipeline_train(run_id=run.pk, model_run_id=second)
+    run = pipeline.pipeline_conclude(run_id=run.pk)
+    assert run.status == JobStatus.SUCCEEDED
+    assert [step["progress"] for step in pipeline.step_rows(run)] == [1.0] * 5
