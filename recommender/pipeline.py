@@ -271,7 +271,7 @@ def _trained(run: PipelineRun, steps: _Steps) -> dict:
 
 
 def step_rows(run: PipelineRun) -> list[dict]:
-    """The run's steps in order, for people: name, status, progress (0–1, None where a step
+    """The run's steps in order, for people: name, status, progress (0 to 1, None where a step
     cannot tell), seconds, and the figures or the error. A running train step's progress
     is the share of its candidates that finished training."""
     rows = []
