@@ -109,7 +109,7 @@ class _Steps:
     def __init__(self, run: PipelineRun, say: Callable[[str], None]):
         self.run, self.say = run, say
 
-    def _save(self, **fields) -> None:
+    def save(self, **fields) -> None:
         self.run.heartbeat_at = timezone.now()
         for name, value in fields.items():
             setattr(self.run, name, value)
@@ -120,13 +120,13 @@ class _Steps:
         return round((timezone.now() - started).total_seconds(), 2)
 
     def start(self, name: str) -> None:
-        self.run.refresh_from_db(fields=["cancel_requested", "progress"])
+        self.run.refresh_from_db(fields=["cancel_requested"])
         if self.run.cancel_requested:
             raise PipelineCancelled(f"cancelled before the {name} step")
         self.say(name)
         log.info("pipeline %s: %s started", self.run.pk, name)
         self.run.steps[name] = {"status": "running", "started_at": timezone.now().isoformat()}
-        self._save()
+        self.save()
 
     def succeed(self, name: str, figures: dict) -> dict:
         self.run.steps[name].update(
@@ -136,15 +136,16 @@ class _Steps:
             figures=figures,
         )
         self.run.progress = (STEPS.index(name) + 1) / len(STEPS)
-        self._save()
-        log.info("pipeline %s: %s succeeded in %s s", self.run.pk, name, self._seconds(name))
+        self.save()
+        seconds = self.run.steps[name]["seconds"]
+        log.info("pipeline %s: %s succeeded in %s s", self.run.pk, name, seconds)
         return figures
 
     def fail(self, name: str, error: Exception) -> None:
         self.run.steps[name].update(
             status="failed", seconds=self._seconds(name), error=f"{type(error).__name__}: {error}"
         )
-        self._save()
+        self.save()
         log.warning("pipeline %s: %s failed: %s", self.run.pk, name, self.run.steps[name]["error"])
 
     def do(self, name: str, work: Callable[[], dict]) -> dict:
@@ -201,7 +202,7 @@ def pipeline_prepare(*, run_id: int, on_progress: Callable[[str], None] | None =
         _stopped(run, error)
         return []
     run.steps["train"]["runs"] = candidates
-    steps._save()
+    steps.save()
     return list(candidates.values())
 
 
