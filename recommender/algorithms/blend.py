@@ -1,4 +1,4 @@
-"""A weighted blend of several models' normalised scores (no Django)."""
+"""A weighted blend of several models' scores, fused by rank or by z-score (no Django)."""
 
 import copy
 import hashlib
@@ -12,14 +12,16 @@ import scipy.sparse as sp
 
 from .base import NotSupported, Recommender
 
-# The product's default blend: the components and weights that won on a validation split
-# carved out of HetRec's training data (benchmarks/quality.py; results/quality.md).
+# The product's default blend: the components, weights and fusion with the best mean NDCG@10
+# over five validation splits carved out of HetRec's training data (never its test split;
+# benchmarks/blend_choice.py, results/quality.md).
 DEFAULT_COMPONENTS = [
     {"algorithm": "ease", "params": {"l2": 2000}},
-    {"algorithm": "als", "params": {}},
+    {"algorithm": "als", "params": {"factors": 24, "regularization": 2.0, "alpha": 2.0}},
     {"algorithm": "rp3beta", "params": {"alpha": 0.8, "beta": 0.4}},
 ]
-DEFAULT_WEIGHTS = [0.5, 1.0, 3.0]
+DEFAULT_WEIGHTS = [0.5, 1.0, 1.0]
+FUSIONS = ("rrf", "zscore")
 SEPARATOR = "."
 
 
@@ -32,6 +34,19 @@ def zscore(scores: np.ndarray) -> np.ndarray:
     return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
 
 
+def reciprocal_ranks(scores: np.ndarray, seen: sp.csr_matrix, c: float) -> np.ndarray:
+    """Each row's items as 1 / (c + rank), rank 1 for the best-scored item the listener has
+    not played (played items rank after every other; ties keep item order)."""
+    scores = np.array(scores, dtype=np.float32)
+    played = seen.tocoo()
+    keep = played.data != 0  # a stored zero is not a play
+    scores[played.row[keep], played.col[keep]] = -np.inf
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
+    return 1.0 / (c + ranks)
+
+
 def matrix_digest(matrix: sp.csr_matrix) -> str:
     """A digest of a CSR matrix's shape and contents (for `Blend.component_cache`)."""
     digest = hashlib.blake2b(repr(matrix.shape).encode(), digest_size=16)
@@ -41,23 +56,28 @@ def matrix_digest(matrix: sp.csr_matrix) -> str:
 
 
 class Blend(Recommender):
-    """A weighted sum of the z-scored scores of several models, fitted on the same matrix.
+    """A weighted sum of several models' fused scores, the models fitted on the same matrix.
 
     Params: `components`, a list of {"algorithm": name, "params": {...}} (any registered
     model but another blend), and `weights`, one non-negative float per component (None:
     all equal; components given without weights are weighted equally, the default
     components come with their tuned `DEFAULT_WEIGHTS`). Component i is seeded with the
-    blend's seed + i. Each component scores a batch of listeners against every item; each
-    listener's scores are normalised per model (z-score across items: (s - mean) / std, 0
-    when all scores are equal) so no model wins by its scale alone, then summed with the
-    weights. Choose the weights on a validation split (`evaluation.protocol.tune`). Similar
-    items and reasons come from the most heavily weighted component that has them.
+    blend's seed + i. Each component scores a batch of listeners against every item, and
+    each listener's scores are put on one scale per model, so no model wins by its scale
+    alone, by `fusion`: "rrf" (reciprocal-rank fusion: 1 / (`rrf_c` + rank) among the
+    items the listener has not played; one argsort per listener and component) or
+    "zscore" ((s - mean) / std across items, 0 when all scores are equal); then summed with
+    the weights. Choose weights and fusion on validation splits
+    (`evaluation.protocol.tune`). Similar items and reasons come from the most heavily
+    weighted component that has them.
     """
 
     name: ClassVar[str] = "blend"
     defaults: ClassVar[Mapping[str, Any]] = {
         "components": DEFAULT_COMPONENTS,
         "weights": DEFAULT_WEIGHTS,
+        "fusion": "rrf",
+        "rrf_c": 60.0,
     }
     # Opt-in, for weight searches that refit the same components on the same matrix: set a
     # dict here and fitted components are reused by (algorithm, params, seed, matrix digest).
@@ -70,6 +90,13 @@ class Blend(Recommender):
         super().__init__(seed=seed, **params)
         self.params["components"] = self._checked_components(self.params["components"])
         self.params["weights"] = self._checked_weights(self.params["weights"])
+        if self.params["fusion"] not in FUSIONS:
+            raise ValueError(
+                f"blend fusion must be one of {', '.join(FUSIONS)}, not {self.params['fusion']!r}"
+            )
+        rrf_c = self.params["rrf_c"]
+        if isinstance(rrf_c, bool) or not isinstance(rrf_c, int | float) or not rrf_c >= 0:
+            raise ValueError(f"blend rrf_c must be a number >= 0, not {rrf_c!r}")
         from . import create  # the registry imports this module
 
         self.components: list[Recommender] = [
@@ -208,7 +235,10 @@ class Blend(Recommender):
                 scores = component._folded_scores(user_ids, user_items)
             else:
                 scores = component._scores(user_ids, user_items)
-            total += weight * zscore(scores)
+            if self.params["fusion"] == "rrf":
+                total += weight * reciprocal_ranks(scores, user_items, self.params["rrf_c"])
+            else:
+                total += weight * zscore(scores)
         return total.astype(np.float32)
 
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ TEST_PARAMS: dict[str, dict] = {
             {"algorithm": "popularity"},
             {"algorithm": "item_knn", "params": {"k_neighbours": 20}},
         ],
-        "weights": [0.2, 1.0],
+        "weights": [0.05, 1.0],
     },
     "ncf": {
         "factors": 8,

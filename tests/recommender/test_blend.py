@@ -1,11 +1,12 @@
-"""The blend: a weighted sum of its components' per-listener z-scored scores."""
+"""The blend: a weighted sum of its components' per-listener fused scores (by reciprocal
+rank, the default, or by z-score)."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recommender.algorithms import create, load
-from recommender.algorithms.blend import Blend, zscore
+from recommender.algorithms.blend import Blend, reciprocal_ranks, zscore
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -32,10 +33,22 @@ def test_zscore_centres_and_scales_each_row_and_flat_rows_become_zero():
     np.testing.assert_array_equal(normalised[1], [0.0, 0.0, 0.0])
 
 
-def test_a_weight_of_zero_leaves_the_first_components_ranking_exactly():
-    blend = create("blend", seed=3, components=[ALS, EASE], weights=[1, 0]).fit(MATRIX)
+def test_reciprocal_ranks_rank_unplayed_items_first_and_ties_in_item_order():
+    scores = np.array([[3.0, 1.0, 2.0, 1.0]], dtype=np.float32)
+    played = sp.csr_matrix(np.array([[1.0, 0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(
+        reciprocal_ranks(scores, played, c=60), [[1 / 64, 1 / 62, 1 / 61, 1 / 63]]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fusion", "exclude_seens"), [("zscore", (True, False)), ("rrf", (True,))]
+)
+def test_a_weight_of_zero_leaves_the_first_components_ranking_exactly(fusion, exclude_seens):
+    blend = create("blend", seed=3, components=[ALS, EASE], weights=[1, 0], fusion=fusion)
+    blend.fit(MATRIX)
     alone = create("als", seed=3, **ALS["params"]).fit(MATRIX)  # component 0: the blend's seed
-    for exclude_seen in (True, False):
+    for exclude_seen in exclude_seens:
         expected, _ = alone.recommend(LISTENERS, MATRIX, k=K, exclude_seen=exclude_seen)
         actual, _ = blend.recommend(LISTENERS, MATRIX, k=K, exclude_seen=exclude_seen)
         np.testing.assert_array_equal(actual, expected)
@@ -60,8 +73,28 @@ def test_the_scale_of_a_components_scores_does_not_matter():
     np.testing.assert_allclose(actual[1], expected[1], rtol=1e-5)
 
 
-def test_scores_are_the_weighted_sum_of_z_scores():
+def test_fused_by_rank_played_items_come_last_even_when_not_excluded():
+    blend = create("blend", components=[ALS, EASE]).fit(MATRIX)
+    ids, _ = blend.recommend(LISTENERS, MATRIX, k=MATRIX.shape[1], exclude_seen=False)
+    for listener, ranked in zip(LISTENERS, ids, strict=True):
+        played = set(MATRIX[listener].indices)
+        assert set(ranked[len(ranked) - len(played) :]) == played
+
+
+def test_scores_are_the_weighted_sum_of_reciprocal_ranks():
     blend = create("blend", components=[ALS, EASE], weights=[0.25, 2.0]).fit(MATRIX)
+    _, scores = blend.recommend(LISTENERS[:5], MATRIX[:5], k=MATRIX.shape[1], exclude_seen=False)
+    als, ease = blend.components
+    rows = MATRIX[:5]
+    expected = 0.25 * reciprocal_ranks(als._scores(LISTENERS[:5], rows), rows, 60) + (
+        2.0 * reciprocal_ranks(ease._scores(LISTENERS[:5], rows), rows, 60)
+    )
+    np.testing.assert_allclose(scores, -np.sort(-expected, axis=1), rtol=1e-5, atol=1e-7)
+
+
+def test_scores_are_the_weighted_sum_of_z_scores():
+    blend = create("blend", components=[ALS, EASE], weights=[0.25, 2.0], fusion="zscore")
+    blend.fit(MATRIX)
     _, scores = blend.recommend(LISTENERS[:5], MATRIX[:5], k=MATRIX.shape[1], exclude_seen=False)
     als, ease = blend.components
     expected = 0.25 * zscore(als._scores(LISTENERS[:5], MATRIX[:5])) + 2.0 * zscore(
@@ -91,8 +124,10 @@ def test_the_defaults_are_the_tuned_ease_als_and_rp3beta():
     blend = create("blend")
     assert [component.name for component in blend.components] == ["ease", "als", "rp3beta"]
     assert blend.components[0].params["l2"] == 2000
+    assert blend.components[1].params["factors"] == 24
     assert blend.components[2].params["beta"] == 0.4
-    assert blend.params["weights"] == [0.5, 1.0, 3.0]
+    assert blend.params["weights"] == [0.5, 1.0, 1.0]
+    assert blend.params["fusion"] == "rrf" and blend.params["rrf_c"] == 60
 
 
 def test_components_given_without_weights_are_weighted_equally():
@@ -123,6 +158,9 @@ def test_components_given_without_weights_are_weighted_equally():
         ({"components": [EASE], "weights": [-1]}, ValueError, "weight 0 must be finite and >= 0"),
         ({"components": [EASE], "weights": [float("nan")]}, ValueError, "finite"),
         ({"components": [EASE, EASE], "weights": [0, 0]}, ValueError, "not all be 0"),
+        ({"fusion": "mean"}, ValueError, "fusion must be one of rrf, zscore, not 'mean'"),
+        ({"rrf_c": -1}, ValueError, "rrf_c must be a number >= 0"),
+        ({"rrf_c": "60"}, ValueError, "rrf_c must be a number >= 0"),
     ],
 )
 def test_bad_params_are_refused_with_a_clear_message(params, error, message):
@@ -158,8 +196,8 @@ def test_with_recalculate_a_listener_unknown_to_als_is_folded_in():
         blend.recommend(np.array([60]), newcomer, k=K)
     folded, _ = blend.recommend(np.array([60]), newcomer, k=K, recalculate=True)
     als = blend.components[0]
-    expected = 1 * zscore(als._folded_scores(np.array([0]), newcomer)) + zscore(
-        blend.components[1]._scores(np.array([0]), newcomer)
+    expected = reciprocal_ranks(als._folded_scores(np.array([0]), newcomer), newcomer, 60) + (
+        reciprocal_ranks(blend.components[1]._scores(np.array([0]), newcomer), newcomer, 60)
     )
     expected[0, newcomer.indices] = -np.inf
     assert folded[0].tolist() == np.argsort(-expected[0], kind="stable")[:K].tolist()
