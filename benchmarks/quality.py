@@ -7,9 +7,9 @@ log(1 + plays), items heard in training excluded, the whole catalogue ranked, k 
 Every algorithm runs with its defaults (and a few named variants); then ALS, EASE and RP3beta are
 tuned by `protocol.tune` on a validation split carved out of the TRAINING matrix (never the
 test split), and the chosen settings are refitted on the whole training matrix and scored on
-the test split like the others. So is a `blend` of EASE (l2=2000), ALS and RP3beta, whose
-weights are picked from `BLEND_WEIGHTS` the same way (its components are fitted once per
-matrix and reused across the weightings); `--blend-only` runs just popularity and the blend.
+the test split like the others. `blend` is the product's default blend, whose components,
+weights and fusion were chosen on five validation splits of the training matrix
+(benchmarks/blend_choice.py); `--blend-only` runs just popularity and the blend.
 Prints the table, the issue's reference numbers and the time the metrics took beyond the
 models' own scoring.
 """
@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from listening.ingest.formats.hetrec import play_matrix  # noqa: E402
 from recommender.algorithms import HAS_TORCH  # noqa: E402
-from recommender.algorithms.blend import Blend  # noqa: E402
 from recommender.evaluation.protocol import Protocol, evaluate, make_splits, tune  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"
@@ -42,25 +41,13 @@ ALGORITHMS: dict[str, dict] = {
     "ease:l2=100": {"l2": 100.0},
     "ease": {},
     "rating": {},
+    "blend": {},
 }
 if HAS_TORCH:
     ALGORITHMS["ncf"] = {}
 ALS_SPACE = {"factors": [64, 128], "regularization": [0.01, 0.05, 0.1], "alpha": [1.0, 5.0, 20.0]}
 EASE_SPACE = {"l2": [100.0, 250.0, 500.0, 1000.0, 2000.0]}
 RP3BETA_SPACE = {"alpha": [0.5, 0.7, 0.8], "beta": [0.3, 0.35, 0.4]}
-# Weights of the blend's default components: EASE l2=2000, ALS defaults, RP3beta 0.8/0.4.
-BLEND_WEIGHTS = [
-    [1.0, 0.0, 0.0],
-    [1.0, 1.0, 0.0],
-    [1.0, 1.0, 1.0],
-    [1.0, 1.0, 2.0],
-    [1.0, 1.0, 3.0],
-    [0.5, 1.0, 2.0],
-    [0.5, 1.0, 3.0],
-    [0.5, 0.5, 2.0],
-    [1.0, 0.0, 2.0],
-    [0.0, 1.0, 2.0],
-]
 # (NDCG@10, P@10) measured with the bare libraries on this protocol, from the issue.
 REFERENCE = [
     ("popularity", 0.082, 0.070),
@@ -85,7 +72,6 @@ def cross_validate(matrix, label: str, params: dict) -> None:
     """The best model against popularity on 5-fold cross-validation (mean ± std over folds)."""
     began = time.perf_counter()
     protocol = Protocol(split="kfold", folds=5, ks=(10, 20), seed=0)
-    Blend.component_cache = None  # every fold is a new matrix
     report = evaluate(matrix, {"popularity": {}, label: params}, protocol)["results"]
     seconds = time.perf_counter() - began
     print(f"\n5-fold cross-validation ({seconds:.0f} s), mean ± std over folds:")
@@ -108,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-tuning", action="store_true", help="defaults only")
     parser.add_argument(
-        "--blend-only", action="store_true", help="only popularity and the tuned blend"
+        "--blend-only", action="store_true", help="only popularity and the default blend"
     )
     parser.add_argument(
         "--kfold",
@@ -131,7 +117,7 @@ def main() -> None:
         f"{int((np.diff(split.test.indptr) > 0).sum()):,} test listeners"
     )
 
-    algorithms = {"popularity": {}} if args.blend_only else dict(ALGORITHMS)
+    algorithms = {"popularity": {}, "blend": {}} if args.blend_only else dict(ALGORITHMS)
     tuning: dict[str, tuple[dict, list, float]] = {}
     if not args.skip_tuning and not args.blend_only:
         searches = (("als", ALS_SPACE, 18), ("ease", EASE_SPACE, 5), ("rp3beta", RP3BETA_SPACE, 9))
@@ -157,26 +143,9 @@ def main() -> None:
         else:
             algorithms["ease:tuned"] = tuning["ease"][0]
 
-    if not args.skip_tuning:
-        Blend.component_cache = {}  # fit each component once per matrix, whatever the weights
-        began = time.perf_counter()
-        space = {"weights": BLEND_WEIGHTS}
-        best, runs = tune(
-            split.train, "blend", space, protocol, "ndcg@10", max_trials=len(BLEND_WEIGHTS)
-        )
-        tuning["blend"] = (best, runs, time.perf_counter() - began)
-        print(
-            f"\ntuned blend weights on a validation split of train ({len(runs)} trials, "
-            f"{tuning['blend'][2]:.0f} s, components fitted once): best {compact(best)}"
-        )
-        for run in sorted(runs, key=lambda run: -run["ndcg@10"]):
-            print(f"  ndcg@10 {run['ndcg@10']:.4f}  {compact(run['params'])}")
-        algorithms["blend:tuned"] = best
-
     began = time.perf_counter()
     report = evaluate(matrix, algorithms, protocol)
     evaluation_seconds = time.perf_counter() - began
-    Blend.component_cache = None
     results = report["results"]
 
     header = (
