@@ -41,9 +41,7 @@ def test_reciprocal_ranks_rank_unplayed_items_first_and_ties_in_item_order():
     )
 
 
-@pytest.mark.parametrize(
-    ("fusion", "exclude_seens"), [("zscore", (True, False)), ("rrf", (True,))]
-)
+@pytest.mark.parametrize(("fusion", "exclude_seens"), [("zscore", (True, False)), ("rrf", (True,))])
 def test_a_weight_of_zero_leaves_the_first_components_ranking_exactly(fusion, exclude_seens):
     blend = create("blend", seed=3, components=[ALS, EASE], weights=[1, 0], fusion=fusion)
     blend.fit(MATRIX)
