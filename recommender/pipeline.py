@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from listening.exploration.report import exploration_report_create, exploration_report_run
 from listening.services import data_snapshot_create
-from musicsite.jobs import FINISHED_STATUSES, JobStatus
+from musicsite.jobs import FINISHED_STATUSES, JobStatus, on_a_live_connection
 
 from . import algorithms, publishing
 from .data import LEVELS
@@ -113,7 +113,9 @@ class _Steps:
         self.run.heartbeat_at = timezone.now()
         for name, value in fields.items():
             setattr(self.run, name, value)
-        self.run.save(update_fields=["steps", "heartbeat_at", "progress", *fields])
+        on_a_live_connection(
+            lambda: self.run.save(update_fields=["steps", "heartbeat_at", "progress", *fields])
+        )
 
     def _seconds(self, name: str) -> float:
         started = datetime.fromisoformat(self.run.steps[name]["started_at"])
@@ -159,14 +161,19 @@ class _Steps:
 
 
 def _stopped(run: PipelineRun, error: Exception) -> PipelineRun:
-    """End the run as cancelled (returned) or failed (re-raised), giving the lock back."""
+    """End the run as cancelled (returned) or failed (re-raised), giving the lock back
+    (recorded on a new connection if the database connection was what failed)."""
     run.lock = None
     if isinstance(error, PipelineCancelled):
         run.status, run.finished_at, run.error = JobStatus.CANCELLED, timezone.now(), str(error)
-        run.save(update_fields=["status", "finished_at", "error", "lock"])
+        on_a_live_connection(
+            lambda: run.save(update_fields=["status", "finished_at", "error", "lock", "steps"])
+        )
         return run
-    run.save(update_fields=["lock"])
-    run.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}")
+    run.mark_failed(
+        f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}",
+        also=["lock", "steps"],
+    )
     raise error
 
 
@@ -179,8 +186,9 @@ def pipeline_run(*, run_id: int, on_progress: Callable[[str], None] | None = Non
 
 
 def pipeline_prepare(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> list[int]:
-    """Snapshot and explore, then start the train step: one ModelRun per candidate,
-    their ids returned (none when the run is finished, cancelled or failed)."""
+    """Snapshot and explore, then start the train step: one ModelRun per candidate, their
+    ids returned; none when the run had finished or is cancelled. A failure is recorded
+    on the run and raised."""
     run = PipelineRun.objects.get(pk=run_id)
     if run.is_finished:
         return []
@@ -209,15 +217,23 @@ def pipeline_prepare(*, run_id: int, on_progress: Callable[[str], None] | None =
 def pipeline_train(
     *, run_id: int, model_run_id: int, on_progress: Callable[[str], None] | None = None
 ) -> str:
-    """Train one candidate of a running pipeline; its ModelRun row records the outcome
-    (a failure is reported by the evaluate step, so the other candidates carry on)."""
+    """Train one candidate of a running pipeline; its ModelRun row records the outcome.
+    Never raises: a failure is logged and reported by `pipeline_conclude`, so the other
+    candidates carry on and the chord's callback runs."""
+    try:
+        return _train_candidate(run_id, model_run_id, on_progress or (lambda step: None))
+    except Exception:
+        log.exception("pipeline %s: training model run %s failed", run_id, model_run_id)
+        return JobStatus.FAILED
+
+
+def _train_candidate(run_id: int, model_run_id: int, say: Callable[[str], None]) -> str:
     run = PipelineRun.objects.get(pk=run_id)
     if run.status != JobStatus.RUNNING or run.cancel_requested:
         ModelRun.objects.filter(pk=model_run_id, status=JobStatus.QUEUED).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now()
         )
         return JobStatus.CANCELLED
-    say = on_progress or (lambda step: None)
     share = 1 / len(STEPS) / len(run.algorithms)
     heartbeat = PipelineRun.objects.filter(pk=run_id)
 
@@ -227,9 +243,10 @@ def pipeline_train(
 
     try:
         status = model_run_train(run_id=model_run_id, on_progress=beat).status
-    except Exception:  # recorded on the ModelRun row
-        status = JobStatus.FAILED
-    heartbeat.update(heartbeat_at=timezone.now(), progress=F("progress") + share)
+    finally:
+        on_a_live_connection(
+            lambda: heartbeat.update(heartbeat_at=timezone.now(), progress=F("progress") + share)
+        )
     return status
 
 
@@ -257,10 +274,11 @@ def _trained(run: PipelineRun, steps: _Steps) -> dict:
     """End the train step: {algorithm: run id}, or the first failure."""
     candidates = run.steps["train"].get("runs", {})
     outcomes = ModelRun.objects.in_bulk(candidates.values())
+    run.refresh_from_db(fields=["cancel_requested"])
+    if run.cancel_requested:
+        run.steps["train"]["status"] = JobStatus.CANCELLED
+        raise PipelineCancelled("cancelled while training")
     try:
-        run.refresh_from_db(fields=["cancel_requested"])
-        if run.cancel_requested:
-            raise PipelineCancelled("cancelled while training")
         for name, model_run_id in candidates.items():
             outcome = outcomes[model_run_id]
             if outcome.status != JobStatus.SUCCEEDED:
@@ -279,6 +297,8 @@ def step_rows(run: PipelineRun) -> list[dict]:
     for name in STEPS:
         step = run.steps.get(name, {})
         status = step.get("status", "waiting")
+        if status == "running" and run.is_finished:  # reaped or stopped mid-step
+            status = run.status
         progress = {"succeeded": 1.0, "waiting": 0.0}.get(status)
         if name == "train" and status == "running" and step.get("runs"):
             finished = ModelRun.objects.filter(

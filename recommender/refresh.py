@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
@@ -64,7 +65,7 @@ def _send_refresh(listener_id: int) -> bool:
 
     try:
         listener_refresh.delay(listener_id)
-    except Exception:  # the broker is unreachable
+    except BrokerUnreachable:
         log.warning("refresh of listener %s kept for later: the broker is unavailable", listener_id)
         attempt("delete", pending_key(listener_id))
         PendingRefresh.objects.bulk_create(

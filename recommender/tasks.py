@@ -21,6 +21,8 @@ def _retrying_when_the_database_is_lost(task, model, pk: int, work) -> str:
             model.objects.get(pk=pk).reopen()
         return work()
     except DATABASE_LOST as lost:
+        if task.request.is_eager:  # in-process there is no queue to wait in: fail now
+            raise
         raise task.retry(exc=lost, countdown=RETRY_SECONDS) from lost
 
 
@@ -66,8 +68,8 @@ def pipeline_run(self, run_id: int) -> str:
     """The whole workflow as a canvas: snapshot and exploration here, then a chord of one
     training task per candidate (in parallel, as many as the workers' processes allow)
     whose callback evaluates and publishes. The row records each step and the decision."""
-    candidates = pipeline.pipeline_prepare(run_id=run_id)
-    if not candidates:  # finished, cancelled or failed before training
+    candidates = pipeline.pipeline_prepare(run_id=run_id)  # (a failure raises, recorded)
+    if not candidates:  # had finished, or was cancelled before training
         return PipelineRun.objects.get(pk=run_id).status
     training = group(pipeline_train.si(run_id, model_run_id) for model_run_id in candidates)
     return _replace(self, chord(training, pipeline_conclude.si(run_id)))
@@ -75,7 +77,8 @@ def pipeline_run(self, run_id: int) -> str:
 
 @shared_task(acks_late=True)
 def pipeline_train(run_id: int, model_run_id: int) -> str:
-    """One candidate of a pipeline; never raises, so the chord's callback always runs."""
+    """One candidate of a pipeline; never raises, so the chord's callback runs. (Not
+    retried when the database is lost: the pipeline ends failed, and says so.)"""
     return pipeline.pipeline_train(run_id=run_id, model_run_id=model_run_id)
 
 

@@ -34,17 +34,20 @@ def zscore(scores: np.ndarray) -> np.ndarray:
     return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
 
 
-def reciprocal_ranks(scores: np.ndarray, seen: sp.csr_matrix, c: float) -> np.ndarray:
-    """Each row's items as 1 / (c + rank), rank 1 for the best-scored item the listener has
-    not played (played items rank after every other; ties keep item order)."""
+def reciprocal_ranks(scores: np.ndarray, played: sp.csr_matrix | None, c: float) -> np.ndarray:
+    """Each row's items as 1 / (c + rank), rank 1 for the best-scored item; items in
+    `played` (when given: the listener's plays, which will not be recommended) rank after
+    every other, so they do not push the others down. Ties keep item order."""
     scores = np.array(scores, dtype=np.float32)
-    played = seen.tocoo()
-    keep = played.data != 0  # a stored zero is not a play
-    scores[played.row[keep], played.col[keep]] = -np.inf
+    if played is not None:
+        cells = played.tocoo()
+        keep = cells.data != 0  # a stored zero is not a play
+        scores[cells.row[keep], cells.col[keep]] = -np.inf
     order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
-    return 1.0 / (c + ranks)
+    ranks = np.empty(order.shape, dtype=np.float32)
+    positions = np.arange(1, scores.shape[1] + 1, dtype=np.float32)
+    np.put_along_axis(ranks, order, positions[None, :], axis=1)
+    return np.float32(1.0) / (np.float32(c) + ranks)
 
 
 def matrix_digest(matrix: sp.csr_matrix) -> str:
@@ -218,15 +221,24 @@ class Blend(Recommender):
         that can fold listeners in do, so listeners need not be known to any of them."""
         if recalculate and not self.can_fold_in:
             raise ValueError("a component of this blend cannot fold listeners in")
-        scorer = self._folded_scores if recalculate else self._scores
+
+        def scorer(ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+            return self._scores(ids, rows, fold=recalculate, played_last=exclude_seen)
+
         return self._rank(user_ids, user_items, k, exclude_seen, scorer)
 
     def _folded_scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return self._scores(user_ids, user_items, fold=True)
 
     def _scores(
-        self, user_ids: np.ndarray, user_items: sp.csr_matrix, fold: bool = False
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        fold: bool = False,
+        played_last: bool = True,
     ) -> np.ndarray:
+        """The fused scores; `played_last`: rank fusion ranks only the unplayed items (what
+        is recommended when played items are excluded), else every item."""
         total = np.zeros((len(user_ids), self.n_items), dtype=np.float64)
         for component, weight in zip(self.components, self._weights(), strict=True):
             if not weight:
@@ -236,7 +248,8 @@ class Blend(Recommender):
             else:
                 scores = component._scores(user_ids, user_items)
             if self.params["fusion"] == "rrf":
-                total += weight * reciprocal_ranks(scores, user_items, self.params["rrf_c"])
+                played = user_items if played_last else None
+                total += weight * reciprocal_ranks(scores, played, self.params["rrf_c"])
             else:
                 total += weight * zscore(scores)
         return total.astype(np.float32)

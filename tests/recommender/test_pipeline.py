@@ -167,3 +167,27 @@ def test_while_it_trains_the_steps_say_how_far_each_has_got(listening, client):
     run = pipeline.pipeline_conclude(run_id=run.pk)
     assert run.status == JobStatus.SUCCEEDED
     assert [step["progress"] for step in pipeline.step_rows(run)] == [1.0] * 5
+
+
+def test_a_run_reaped_or_cancelled_mid_step_shows_no_step_still_running(listening):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    candidates = pipeline.pipeline_prepare(run_id=run.pk)
+    PipelineRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    for model_run_id in candidates:
+        pipeline.pipeline_train(run_id=run.pk, model_run_id=model_run_id)
+
+    run = pipeline.pipeline_conclude(run_id=run.pk)
+    assert run.status == JobStatus.CANCELLED and run.steps["train"]["status"] == "cancelled"
+    assert set(ModelRun.objects.filter(pk__in=candidates).values_list("status", flat=True)) == {
+        JobStatus.CANCELLED
+    }
+
+    reaped = pipeline.pipeline_create(algorithm_names=FAST)
+    pipeline.pipeline_prepare(run_id=reaped.pk)
+    PipelineRun.objects.filter(pk=reaped.pk).update(
+        heartbeat_at=timezone.now() - timedelta(hours=2)
+    )
+    assert pipeline.reap_stale() == 1
+    reaped.refresh_from_db()
+    steps = {step["name"]: step for step in pipeline.step_rows(reaped)}
+    assert steps["train"]["status"] == JobStatus.FAILED and steps["train"]["progress"] is None
