@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog.charts import charts
+from catalog.lookups import in_order
 from catalog.models import Artist, Song
 from catalog.names import match_key
 
@@ -92,9 +93,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         artists = Artist.objects.filter(name_key__contains=match_key(words)).order_by("name_key")
         artists = list(artists[:30])
     else:  # the most listened artists, from the cached charts (no aggregate per request)
-        top = [row["id"] for row in charts()["artists"]["overall"]]
-        found = Artist.objects.in_bulk(top)
-        artists = [found[pk] for pk in top if pk in found]
+        artists = in_order(Artist, [row["id"] for row in charts()["artists"]["overall"]])
     return render(
         request,
         "listening/onboarding.html",
