@@ -64,3 +64,7 @@ def test_a_tasks_log_lines_carry_its_id_and_none_after_it(json_log, tmp_path):
 def test_the_plain_format_names_both_ids(settings):
     plain = settings.LOGGING["formatters"]["plain"]["format"]
     assert "request=%(request_id)s task=%(task_id)s" in plain
+    # And a line written through it says so, with "-" where there is no request or task.
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
+    WithIds().filter(record)
+    assert logging.Formatter(plain).format(record).endswith("request=- task=- hello")
