@@ -4,12 +4,13 @@
 
 Five validation splits are carved out of the TRAINING part of quality.py's HetRec split
 (`validation_split`, seeds 0 to 4, the carving `protocol.tune` uses); one split of ~1,900
-listeners is too noisy to choose weights on. On each, every component is fitted once and
-scores the validation listeners once; each fusion (the product's own `reciprocal_ranks` and
-`zscore`) and weighting is then ranked, and the configurations are ordered by their mean
-validation NDCG@10. The winner, and only the winner, is then scored on the test split.
-This is the last stage of a longer search (ALS, EASE and RP3beta grids first;
-results/quality.md).
+listeners is too noisy to choose weights on. On each, EASE, RP3beta and ten ALS runs (seeds 1
+to 10, as the blend seeds them) are fitted once and score the validation listeners once, each
+turned into reciprocal ranks as the blend fuses them. Each configuration (how many ALS runs
+share the ALS weight, and the three weights) is then ranked, and the configurations are
+ordered by their mean validation NDCG@10. The winner, and only the winner, is then scored on
+the test split, through the product's own `blend` with its defaults. This is the last stage
+of a longer search (component grids, other components and fusions; results/quality.md).
 """
 
 import argparse
@@ -29,10 +30,10 @@ from listening.ingest.formats.hetrec import play_matrix  # noqa: E402
 from recommender.algorithms import create  # noqa: E402
 from recommender.algorithms.base import top_k  # noqa: E402
 from recommender.algorithms.blend import (  # noqa: E402
+    ALS_RUNS,
     DEFAULT_COMPONENTS,
     DEFAULT_WEIGHTS,
     reciprocal_ranks,
-    zscore,
 )
 from recommender.algorithms.weighting import confidence  # noqa: E402
 from recommender.evaluation.metrics import ranking_metrics  # noqa: E402
@@ -41,25 +42,23 @@ from recommender.evaluation.splits import validation_split  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"
 PROTOCOL = Protocol(split="random", test_fraction=0.2, ks=(10, 20), seed=0)
-EASE = {"algorithm": "ease", "params": {"l2": 2000.0}}
+EASE = {"algorithm": "ease", "params": {"l2": 2000}}
+ALS = {"algorithm": "als", "params": {"factors": 24, "regularization": 2.0, "alpha": 2.0}}
 RP3BETA = {"algorithm": "rp3beta", "params": {"alpha": 0.8, "beta": 0.4}}
-ALS_CHOICES = {
-    "als 64 (defaults)": {"algorithm": "als", "params": {}},
-    "als 24/2.0/2.0": {
-        "algorithm": "als",
-        "params": {"factors": 24, "regularization": 2.0, "alpha": 2.0},
-    },
-}
-FUSIONS = {"rrf": lambda scores, seen: reciprocal_ranks(scores, seen, 60.0), "zscore": None}
-WEIGHTS = [
-    [w_ease, 1.0, w_rp3]
-    for w_ease, w_rp3 in itertools.product([0.0, 0.25, 0.5, 1.0], [0.0, 0.75, 1.0, 2.0, 3.0])
-]
+RUNS = (1, 3, 5, 10)
+GRID = list(itertools.product(RUNS, (0.25, 0.5, 0.75), (0.75, 1.0, 1.25), (1.0, 1.25, 1.5, 2.0)))
 
 
-def component_scores(train: sp.csr_matrix, spec: dict, seed: int, users, rows) -> np.ndarray:
+def fused(train: sp.csr_matrix, spec: dict, seed: int, users, rows) -> np.ndarray:
+    """The component's reciprocal ranks (c = 60, played items last), as the blend sums them."""
     model = create(spec["algorithm"], seed=seed, **spec["params"]).fit(train)
-    return np.asarray(model._scores(users, rows), dtype=np.float32)
+    return reciprocal_ranks(model._scores(users, rows), rows, 60.0)
+
+
+def as_blend(runs: int, w_ease: float, w_rp3: float, w_als: float) -> dict:
+    """The configuration as the blend's params (component i seeded with i: ALS gets 1..runs)."""
+    components = [EASE, *[ALS] * runs, RP3BETA]
+    return {"components": components, "weights": [w_ease, *[w_als / runs] * runs, w_rp3]}
 
 
 def main() -> None:
@@ -68,50 +67,51 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     train = make_splits(play_matrix(HETREC), PROTOCOL)[0].train
-    found: dict[str, list[float]] = {}
+    found: dict[tuple, list[float]] = {}
     for seed in range(args.splits):
         holdout = validation_split(train, PROTOCOL.test_fraction, seed)
         weighted = confidence(sp.csr_matrix(holdout.train, dtype=np.float32), scheme="log")
         users = np.flatnonzero(np.diff(holdout.test.indptr) > 0)
         rows, relevant = weighted[users], sp.csr_matrix(holdout.test[users])
         seen = rows.tocoo()
-        # Component i of a blend is seeded with the blend's seed (0) + i.
-        fitted = {"ease": component_scores(weighted, EASE, 0, users, rows)}
-        fitted["rp3beta"] = component_scores(weighted, RP3BETA, 2, users, rows)
-        for name, spec in ALS_CHOICES.items():
-            fitted[name] = component_scores(weighted, spec, 1, users, rows)
-        for fusion, als in itertools.product(FUSIONS, ALS_CHOICES):
-            fuse = FUSIONS[fusion] or (lambda scores, _seen: zscore(scores))
-            parts = [fuse(fitted[name], rows) for name in ("ease", als, "rp3beta")]
-            for weights in WEIGHTS:
-                total = sum(w * part for w, part in zip(weights, parts, strict=True) if w)
-                total = np.asarray(total, dtype=np.float32)
-                total[seen.row, seen.col] = -np.inf
-                ids, _ = top_k(total, 10)
-                ndcg = ranking_metrics(ids, relevant, (10,))["ndcg@10"]
-                found.setdefault(json.dumps([fusion, als, weights]), []).append(ndcg)
+        ease = fused(weighted, EASE, 0, users, rows)
+        rp3 = fused(weighted, RP3BETA, 0, users, rows)  # deterministic: the seed is unused
+        als_runs = [fused(weighted, ALS, run, users, rows) for run in range(1, max(RUNS) + 1)]
+        als_means = {runs: sum(als_runs[:runs]) / np.float32(runs) for runs in RUNS}
+        del als_runs
+        for runs, w_ease, w_rp3, w_als in GRID:
+            total = w_ease * ease + w_rp3 * rp3 + w_als * als_means[runs]
+            total[seen.row, seen.col] = -np.inf
+            ids, _ = top_k(total, 10)
+            ndcg = ranking_metrics(ids, relevant, (10,))["ndcg@10"]
+            found.setdefault((runs, w_ease, w_rp3, w_als), []).append(ndcg)
         print(f"validation split {seed} done ({time.perf_counter() - started:.0f} s)", flush=True)
 
     ranked = sorted(found.items(), key=lambda item: -np.mean(item[1]))
     print(f"\nmean validation NDCG@10 over {args.splits} splits (top 10 of {len(ranked)}):")
-    for key, values in ranked[:10]:
-        fusion, als, weights = json.loads(key)
-        print(f"  {np.mean(values):.4f}  {fusion:6} {als:18} weights {weights}")
-    fusion, als, weights = json.loads(ranked[0][0])
-    winner = {"components": [EASE, ALS_CHOICES[als], RP3BETA], "weights": weights}
-    winner["fusion"] = fusion
-    default = (
-        fusion == "rrf"
-        and weights == DEFAULT_WEIGHTS
-        and ALS_CHOICES[als]["params"] == DEFAULT_COMPONENTS[1]["params"]
-    )
-    print(f"\nwinner: {fusion}, {als}, weights {weights}; the product's default: {default}")
+    for (runs, w_ease, w_rp3, w_als), values in ranked[:10]:
+        per_split = " ".join(f"{value:.4f}" for value in values)
+        print(
+            f"  {np.mean(values):.4f}  ALS runs {runs:2}  weights ease {w_ease} rp3beta {w_rp3} "
+            f"als {w_als}  (splits {per_split})"
+        )
+    for (runs, w_ease, w_rp3, w_als), values in found.items():
+        if (runs, w_ease, w_rp3, w_als) == (1, 0.5, 1.0, 1.0):
+            print(f"  {np.mean(values):.4f}  the previous default (one ALS run, 0.5 / 1 / 1)")
+    winner = as_blend(*ranked[0][0])
+    default = winner["weights"] == DEFAULT_WEIGHTS and json.dumps(
+        winner["components"], sort_keys=True
+    ) == json.dumps(DEFAULT_COMPONENTS, sort_keys=True)
+    print(f"\nwinner: {ranked[0][0]}; the product's default (ALS_RUNS={ALS_RUNS}): {default}")
+    if not default:
+        print("the winner is not the product's default: not scoring anything on test")
+        return
 
-    report = evaluate(play_matrix(HETREC), {"popularity": {}, "blend:winner": winner}, PROTOCOL)
+    report = evaluate(play_matrix(HETREC), {"popularity": {}, "blend": {}}, PROTOCOL)
     for label, entry in report["results"].items():
         low, high = entry["ci"]["ndcg@10"]
         print(
-            f"test split: {label:13} NDCG@10 {entry['ndcg@10']:.4f} [{low:.3f}, {high:.3f}]  "
+            f"test split: {label:11} NDCG@10 {entry['ndcg@10']:.4f} [{low:.3f}, {high:.3f}]  "
             f"P@10 {entry['precision@10']:.4f}"
         )
     print(f"{time.perf_counter() - started:.0f} s in all")

@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.algorithms import create, load
-from recommender.algorithms.blend import Blend, reciprocal_ranks, zscore
+from recommender.algorithms.blend import ALS_RUNS, Blend, reciprocal_ranks, zscore
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -114,13 +114,17 @@ def test_it_saves_and_loads_back_every_component(tmp_path):
     np.testing.assert_array_equal(actual[1], expected[1])
 
 
-def test_the_defaults_are_the_tuned_ease_als_and_rp3beta():
-    blend = create("blend")
-    assert [component.name for component in blend.components] == ["ease", "als", "rp3beta"]
+def test_the_defaults_are_the_tuned_ease_als_runs_and_rp3beta():
+    blend = create("blend", seed=3)
+    names = [component.name for component in blend.components]
+    assert names == ["ease", *["als"] * ALS_RUNS, "rp3beta"]
     assert blend.components[0].params["l2"] == 2000
-    assert blend.components[1].params["factors"] == 24
-    assert blend.components[2].params["beta"] == 0.4
-    assert blend.params["weights"] == [0.5, 1.0, 1.0]
+    runs = blend.components[1:-1]
+    assert {run.params["factors"] for run in runs} == {24}
+    # The runs differ only in their seed, so fusing them evens out ALS's random start.
+    assert [run.seed for run in runs] == list(range(4, 4 + ALS_RUNS))
+    assert blend.components[-1].params["beta"] == 0.4
+    assert blend.params["weights"] == [0.5, *[0.15] * ALS_RUNS, 1.0]
     assert blend.params["fusion"] == "rrf" and blend.params["rrf_c"] == 60
 
 
