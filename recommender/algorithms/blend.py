@@ -16,7 +16,7 @@ from .base import NotSupported, Recommender
 # over five validation splits carved out of HetRec's training data (never its test split;
 # benchmarks/blend_choice.py, results/quality.md). ALS comes as ALS_RUNS runs that differ only
 # in their seed (component i is seeded with the blend's seed + i): one run's ranking depends
-# on its random start, and fusing several evens that out (1.5 in weight shared among them).
+# on its random start, and fusing several evens that out (a weight of 2 shared among them).
 ALS_RUNS = 10
 DEFAULT_COMPONENTS = [
     {"algorithm": "ease", "params": {"l2": 2000}},
@@ -24,9 +24,9 @@ DEFAULT_COMPONENTS = [
         {"algorithm": "als", "params": {"factors": 24, "regularization": 2.0, "alpha": 2.0}}
         for _ in range(ALS_RUNS)
     ),
-    {"algorithm": "rp3beta", "params": {"alpha": 0.8, "beta": 0.4}},
+    {"algorithm": "rp3beta", "params": {"alpha": 1.2, "beta": 0.6}},
 ]
-DEFAULT_WEIGHTS = [0.5, *[1.5 / ALS_RUNS] * ALS_RUNS, 1.0]
+DEFAULT_WEIGHTS = [0.75, *[2.0 / ALS_RUNS] * ALS_RUNS, 0.75]
 FUSIONS = ("rrf", "zscore")
 SEPARATOR = "."
 

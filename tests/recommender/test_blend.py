@@ -123,8 +123,8 @@ def test_the_defaults_are_the_tuned_ease_als_runs_and_rp3beta():
     assert {run.params["factors"] for run in runs} == {24}
     # The runs differ only in their seed, so fusing them evens out ALS's random start.
     assert [run.seed for run in runs] == list(range(4, 4 + ALS_RUNS))
-    assert blend.components[-1].params["beta"] == 0.4
-    assert blend.params["weights"] == [0.5, *[0.15] * ALS_RUNS, 1.0]
+    assert blend.components[-1].params == {"alpha": 1.2, "beta": 0.6, "k_neighbours": 200}
+    assert blend.params["weights"] == [0.75, *[0.2] * ALS_RUNS, 0.75]
     assert blend.params["fusion"] == "rrf" and blend.params["rrf_c"] == 60
 
 
