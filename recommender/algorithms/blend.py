@@ -1,8 +1,6 @@
 """A weighted blend of several models' scores, fused by rank or by z-score (no Django)."""
 
 import copy
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -56,14 +54,6 @@ def reciprocal_ranks(scores: np.ndarray, played: sp.csr_matrix | None, c: float)
     return np.float32(1.0) / (np.float32(c) + ranks)
 
 
-def matrix_digest(matrix: sp.csr_matrix) -> str:
-    """A digest of a CSR matrix's shape and contents (for `Blend.component_cache`)."""
-    digest = hashlib.blake2b(repr(matrix.shape).encode(), digest_size=16)
-    for array in (matrix.indptr, matrix.indices, matrix.data):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 class Blend(Recommender):
     """A weighted sum of several models' fused scores, the models fitted on the same matrix.
 
@@ -88,10 +78,6 @@ class Blend(Recommender):
         "fusion": "rrf",
         "rrf_c": 60.0,
     }
-    # Opt-in, for weight searches that refit the same components on the same matrix: set a
-    # dict here and fitted components are reused by (algorithm, params, seed, matrix digest).
-    # None (the default) fits every component every time.
-    component_cache: ClassVar[dict[tuple[str, int, str], Recommender] | None] = None
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
         if "components" in params and "weights" not in params:
@@ -188,18 +174,8 @@ class Blend(Recommender):
 
     def fit(self, user_items: sp.csr_matrix) -> Self:
         matrix = sp.csr_matrix(user_items, dtype=np.float32)
-        cache = Blend.component_cache
-        digest = matrix_digest(matrix) if cache is not None else ""
-        for index, (spec, component) in enumerate(
-            zip(self.params["components"], self.components, strict=True)
-        ):
-            if cache is None:
-                component.fit(matrix)
-                continue
-            key = (json.dumps(spec, sort_keys=True), component.seed, digest)
-            if key not in cache:
-                cache[key] = component.fit(matrix)
-            self.components[index] = cache[key]
+        for component in self.components:
+            component.fit(matrix)
         self.n_items = matrix.shape[1]
         self.fitted = True
         return self

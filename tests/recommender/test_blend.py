@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.algorithms import create, load
-from recommender.algorithms.blend import ALS_RUNS, Blend, reciprocal_ranks, zscore
+from recommender.algorithms.blend import ALS_RUNS, reciprocal_ranks, zscore
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -169,21 +169,6 @@ def test_bad_params_are_refused_with_a_clear_message(params, error, message):
 def test_a_components_unknown_parameter_is_refused_by_name():
     with pytest.raises(TypeError, match="no_such_knob"):
         create("blend", components=[{"algorithm": "ease", "params": {"no_such_knob": 1}}])
-
-
-def test_an_opted_in_cache_reuses_fitted_components_across_weightings(monkeypatch):
-    monkeypatch.setattr(Blend, "component_cache", {})
-    first = create("blend", components=[ALS, EASE], weights=[1, 0]).fit(MATRIX)
-    second = create("blend", components=[ALS, EASE], weights=[0, 1]).fit(MATRIX)
-    other = create("blend", components=[ALS, EASE]).fit(random_plays(seed=1))
-    assert first.components[0] is second.components[0]
-    assert first.components[1] is second.components[1]
-    assert other.components[0] is not first.components[0]
-    uncached = create("blend", components=[ALS, EASE], weights=[0, 1])
-    monkeypatch.setattr(Blend, "component_cache", None)
-    expected = uncached.fit(MATRIX).recommend(LISTENERS, MATRIX, k=K)
-    actual = second.recommend(LISTENERS, MATRIX, k=K)
-    np.testing.assert_array_equal(actual[0], expected[0])
 
 
 def test_with_recalculate_a_listener_unknown_to_als_is_folded_in():
