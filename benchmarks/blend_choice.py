@@ -105,7 +105,11 @@ def main() -> None:
             f"rp3beta {w_rp3} als {w_als}  (splits {per_split})"
         )
     for config, name in PREVIOUS.items():
-        print(f"  {np.mean(found[config]):.4f}  a previous default ({name}): {config}")
+        per_split = " ".join(f"{value:.4f}" for value in found[config])
+        print(
+            f"  {np.mean(found[config]):.4f}  a previous default ({name}): {config}  "
+            f"(splits {per_split})"
+        )
     winner = as_blend(*ranked[0][0])
     default = winner["weights"] == DEFAULT_WEIGHTS and json.dumps(
         winner["components"], sort_keys=True
