@@ -10,7 +10,7 @@ export OPENBLAS_NUM_THREADS := 1
 help:
 	@echo "make demo    - install, migrate, create the demo login and start http://127.0.0.1:8000"
 	@echo "make test    - run the whole test suite (SQLite; PostgreSQL/Redis if DATABASE_URL/REDIS_URL are set)"
-	@echo "make lint    - ruff check and format check"
+	@echo "make lint    - ruff check, format check, and lint-imports (the layers)"
 	@echo "make lock    - re-resolve pyproject.toml's ranges into requirements.lock"
 
 $(BIN)/python:
@@ -48,6 +48,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from musicsite.admin_tools import MatchKeySearchAdmin
+from catalog.admin_tools import MatchKeySearchAdmin
 
 from .models import Artist, Release, Song
 

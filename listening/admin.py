@@ -6,7 +6,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from musicsite.admin_tools import BigTableAdmin
+from catalog.admin_tools import BigTableAdmin
 
 from . import tasks
 from .exploration.report import exploration_report_create

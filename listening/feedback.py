@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from listening import events
 from listening.models import Feedback, FeedbackKind, Listener
 
 
@@ -19,10 +20,11 @@ def feedback_give(
 ) -> Feedback:
     """Record (or replace) the listener's word on one song or artist.
 
-    Not-for-me takes the item out of the listener's active suggestions at once (and, for an
-    artist, their songs too); later publications and refreshes keep it out while it holds.
-    A love counts like a play of the item: the listener's suggestions are refreshed (queued;
-    `refresh=False` for a caller that refreshes them itself).
+    Announced through `events.feedback_given`: the recommender takes a not-for-me item out
+    of the listener's active suggestions at once (and, for an artist, their songs too), and
+    later publications and refreshes keep it out while it holds; a love counts like a play
+    of the item, so their suggestions are refreshed (queued; `refresh=False` for a caller
+    that refreshes them itself).
     """
     if (song_id is None) == (artist_id is None):
         raise ValueError("feedback is on one song or one artist")
@@ -35,11 +37,12 @@ def feedback_give(
         feedback, _ = Feedback.objects.update_or_create(
             listener=listener, **target, defaults={"kind": kind, "expires_at": expires_at}
         )
-    from recommender.refresh import request_refresh
-    from recommender.serving import drop_from_lists
-
-    if kind == FeedbackKind.NOT_FOR_ME:
-        drop_from_lists(listener.pk, song_id=song_id, artist_id=artist_id)
-    elif refresh:  # a love folds in like a play (recommender.seeds)
-        request_refresh(listener.pk)
+    events.feedback_given.send(
+        sender=Feedback,
+        listener_id=listener.pk,
+        kind=kind,
+        song_id=song_id,
+        artist_id=artist_id,
+        queue_refresh=refresh,
+    )
     return feedback

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Song
+from listening import events
 from listening.ingest.catalog_resolver import CatalogResolver
 from listening.ingest.cleaning import normalise_names
 from listening.ingest.schema import conform
@@ -156,9 +157,7 @@ def listens_record(listener: Listener, items: Any) -> SubmissionResult:
         with transaction.atomic():
             result = _store(listener, checked, known)
     if result.recorded:
-        from recommender.refresh import request_refresh
-
-        request_refresh(listener.pk)
+        events.listens_recorded.send(sender=Listen, listener_id=listener.pk)
     return result
 
 

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import listen_import, services
+from .charts import charts_compute
 from .exploration import report
 
 
@@ -22,3 +23,9 @@ def listen_import_run(batch_id: int) -> str:
 def exploration_report_run(report_id: int) -> str:
     """Compute one exploration report; its row records figures, charts or the failure."""
     return report.exploration_report_run(report_id=report_id).status
+
+
+@shared_task(ignore_result=True)
+def charts_refresh() -> None:
+    """Recompute the charts of plays (hourly): pages and the API read them from the cache."""
+    charts_compute()

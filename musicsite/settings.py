@@ -36,6 +36,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The site: pages, the REST API, its templates and static files. First, so its
+    # templates (registration/*) win over the admin's.
+    "web",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -58,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: it answers a token request from the cache (fast_reads).
-    "recommender.middleware.ReadyPagesMiddleware",
+    "web.middleware.ReadyPagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -67,7 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "musicsite.urls"
+ROOT_URLCONF = "web.urls"
 WSGI_APPLICATION = "musicsite.wsgi.application"
 
 TEMPLATES = [
@@ -152,7 +155,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "hourly charts": {
-        "task": "catalog.tasks.charts_refresh",
+        "task": "listening.tasks.charts_refresh",
         "schedule": crontab(minute=5),
     },
     "reap jobs whose worker was lost": {
@@ -189,7 +192,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
-STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 STORAGES = {
@@ -210,14 +212,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "musicsite.api_errors.ErrorsDocumentedSchema",
+    "DEFAULT_SCHEMA_CLASS": "web.api.errors.ErrorsDocumentedSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "musicsite.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "web.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "musicsite.throttles.TolerantAnonRateThrottle",
-        "musicsite.throttles.TolerantUserRateThrottle",
+        "web.api.throttles.TolerantAnonRateThrottle",
+        "web.api.throttles.TolerantUserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/minute"),

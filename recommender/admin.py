@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from musicsite.admin_tools import BigTableAdmin
+from catalog.admin_tools import BigTableAdmin
 from musicsite.jobs import JobStatus
 
 from . import algorithms, pipeline, publishing, tasks

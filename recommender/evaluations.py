@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from listening.services import data_snapshot_create
 
 from . import algorithms
+from . import evaluation_charts as charts
 from .data import LEVELS, build_matrix, first_play_times
-from .evaluation import charts
 from .evaluation.protocol import Protocol, algorithm_of, evaluate
 from .models import Evaluation
 

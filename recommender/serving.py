@@ -13,6 +13,7 @@ from django.db import transaction
 
 from catalog.models import Song
 from musicsite.safe_cache import attempt
+from recommender import events
 from recommender.models import (
     ListenerRecommendations,
     RecommendationSet,
@@ -66,9 +67,7 @@ def active_set() -> ActiveSet | None:
 
 def forget_active_set() -> None:
     attempt("delete", ACTIVE_SET_KEY)
-    from recommender import fast_reads
-
-    fast_reads.forget_active_set_memo()
+    events.active_set_changed.send(sender=RecommendationSet)
 
 
 def list_key(set_id: int, listener_id: int, level: str) -> str:
@@ -145,9 +144,7 @@ def forget_lists(listener_id: int) -> None:
     if current is not None:
         keys = [list_key(current.id, listener_id, level) for level in ("song", "artist")]
         attempt("delete_many", keys + [entries_key(key) for key in keys])
-    from recommender import fast_reads
-
-    fast_reads.forget_pages_of_listener(listener_id)
+    events.lists_changed.send(sender=ListenerRecommendations, listener_id=listener_id)
 
 
 # -- removing an item at once (not for me) ------------------------------------------------------

@@ -1,6 +1,7 @@
 """Shared fixtures: the services a test needs, skipped with the reason where absent."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,9 +13,11 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from musicsite.celery import app as celery_app
+from tests.services import OwnRedis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +55,8 @@ def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.RECOMMENDER = {**settings.RECOMMENDER, "ARTIFACT_DIR": tmp_path / "artifacts"}
+    # Each test starts with an empty cache: no rate counts or cached lists from the last.
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +67,16 @@ def _celery_in_process(request):
     celery_app.conf.task_always_eager = eager
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, to stop and start (see tests/services.py)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(tmp_path)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

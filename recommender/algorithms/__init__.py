@@ -11,10 +11,9 @@ package must not depend on Django having loaded first).
 """
 
 from pathlib import Path
-from typing import Any
 
 from .als import ALS
-from .base import NotSupported, Recommender
+from .base import ALGORITHMS, NotSupported, Recommender, create
 from .blend import Blend
 from .bpr import BPR
 from .ease import EASE
@@ -23,9 +22,9 @@ from .popularity import Popularity
 from .rating import RatingMF
 from .rp3beta import RP3Beta
 
-ALGORITHMS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE, RatingMF, Blend)
-}
+ALGORITHMS.update(
+    {model.name: model for model in (Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE, RatingMF, Blend)}
+)
 
 try:
     import torch  # noqa: F401
@@ -36,13 +35,6 @@ else:
     from .ncf import NCF
 
     ALGORITHMS[NCF.name] = NCF
-
-
-def create(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model by its registered name (params and `seed` as keywords)."""
-    if name not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
-    return ALGORITHMS[name](**params)
 
 
 def load(path: Path) -> Recommender:

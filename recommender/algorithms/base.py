@@ -168,8 +168,6 @@ class Recommender(ABC):
             state = {key: archive[key] for key in archive.files}
         name = str(state.pop(NAME_KEY))
         if cls is Recommender:
-            from . import ALGORITHMS
-
             if name not in ALGORITHMS:
                 raise ValueError(
                     f"{path} holds a {name} model, which is not available here; "
@@ -292,3 +290,16 @@ def similar_by_scores(
     scores = np.array(scores, dtype=np.float32)
     scores[np.arange(len(item_ids)), item_ids] = -np.inf
     return top_k(scores, k)
+
+
+# Every model by its name, filled by the package's __init__ (which imports each model
+# module). Kept here, below the models, so a model made of others (the blend) can look
+# them up without importing the package that imports it.
+ALGORITHMS: dict[str, type[Recommender]] = {}
+
+
+def create(name: str, **params: Any) -> Recommender:
+    """A new, unfitted model by its registered name (params and `seed` as keywords)."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name](**params)

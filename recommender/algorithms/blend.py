@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import NotSupported, Recommender
+from .base import ALGORITHMS, NotSupported, Recommender, create
 
 # The product's default blend: the components, weights and fusion with the best mean NDCG@10
 # over five validation splits carved out of HetRec's training data (never its test split;
@@ -92,8 +92,6 @@ class Blend(Recommender):
         rrf_c = self.params["rrf_c"]
         if isinstance(rrf_c, bool) or not isinstance(rrf_c, int | float) or not rrf_c >= 0:
             raise ValueError(f"blend rrf_c must be a number >= 0, not {rrf_c!r}")
-        from . import create  # the registry imports this module
-
         self.components: list[Recommender] = [
             create(spec["algorithm"], seed=self.seed + index, **spec["params"])
             for index, spec in enumerate(self.params["components"])
@@ -101,8 +99,6 @@ class Blend(Recommender):
 
     @staticmethod
     def _checked_components(components: Any) -> list[dict[str, Any]]:
-        from . import ALGORITHMS
-
         if isinstance(components, str | bytes | Mapping) or not isinstance(components, Sequence):
             raise TypeError(
                 'blend components must be a list of {"algorithm": name, "params": {...}}, '

@@ -1,8 +1,8 @@
 import pytest
 from django.db import connection
 
+from catalog.admin_tools import CappedCountPaginator
 from listening.models import Listen
-from musicsite.admin_tools import CappedCountPaginator
 from tests.factories import ListenerFactory, ListenFactory, SongFactory
 
 

@@ -1,16 +1,12 @@
 """Faults the workflow must survive, with real workers, PostgreSQL and Redis."""
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-import redis
 from django.db import connection, transaction
 from django.test import Client
 
@@ -20,17 +16,9 @@ from recommender import tasks
 from recommender.models import ListenerRecommendations, ModelRun, RecommendationSet, SetStatus
 from recommender.training import artifact_root, model_run_create, model_run_train
 from tests.listening_data import import_generated, publish_trained
+from tests.services import celery_broker, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-
-def wait_for(condition, seconds: float = 60.0, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return False
 
 
 @pytest.mark.worker
@@ -61,50 +49,6 @@ def test_a_worker_killed_while_training_leaves_an_honest_failure_and_the_active_
     assert ListenerRecommendations.objects.filter(recommendation_set=current).count() == rows_before
 
 
-class OwnRedis:
-    """A Redis server of the test's own (stopping it disturbs nothing else), which can be
-    stopped and started again on the same port."""
-
-    def __init__(self, folder):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.folder = folder
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.server = None
-        self.start()
-
-    def start(self) -> None:
-        self.server = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--dir", str(self.folder)),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        assert wait_for(lambda: _pings(redis.Redis.from_url(self.url)), seconds=10)
-
-    def stop(self) -> None:
-        self.server.kill()
-        self.server.wait()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = OwnRedis(tmp_path)
-    yield server
-    server.stop()
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:
-        return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     own_redis, tmp_path, settings
@@ -113,8 +57,8 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
 
     from catalog.models import Song
     from listening.models import Listen, Listener
-    from recommender import fast_reads
     from tests.factories import UserFactory
+    from web import fast_reads
 
     url = own_redis.url
     settings.CACHES = {
@@ -146,26 +90,9 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     page = Client()
     page.force_login(user)
     assert page.get("/").status_code == 200
-    ready = Client().get("/readyz")
-    assert ready.status_code == 503 and not ready.json()["checks"]["cache"]["ok"]
-
-
-@contextmanager
-def celery_broker(url: str):
-    """This process's Celery app sends to `url` (as a web process configured so would)."""
-    from musicsite.celery import app
-
-    def point_at(broker: str) -> None:
-        app.conf.broker_url = broker
-        app._pool = None  # the connection pools were made for the previous broker
-        app.amqp._producer_pool = None
-
-    previous = app.conf.broker_url
-    point_at(url)
-    try:
-        yield
-    finally:
-        point_at(previous)
+    ready = Client().get("/readyz")  # still serving: degraded, not out of the balancer
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert not ready.json()["checks"]["cache"]["ok"]
 
 
 @pytest.mark.worker

@@ -22,13 +22,16 @@ import time
 
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.http import HttpRequest, HttpResponse
+from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
 from musicsite.safe_cache import attempt
-
-from . import serving
+from recommender import serving
+from recommender.events import active_set_changed, lists_changed
 
 TOKEN_SECONDS = 300
 ACTIVE_SET_MEMO_SECONDS = 2.0
@@ -50,18 +53,14 @@ def forget_pages(tokens) -> None:
     attempt("delete_many", [page_key(token, level) for token in tokens for level in LEVELS])
 
 
-def forget_pages_of_listener(listener_id: int) -> None:
+def forget_pages_of_listener(sender=None, *, listener_id: int, **kwargs) -> None:
     """The listener's list changed: their account's ready pages go."""
-    from rest_framework.authtoken.models import Token
-
     forget_pages(Token.objects.filter(user__listener__id=listener_id).values_list("key", flat=True))
 
 
 def forget_tokens_of(sender, instance, **kwargs) -> None:
     """Signal receiver: a deleted token, or a changed or deleted account, loses its ready
     pages at once (an inactive user must not keep reading through the cache)."""
-    from rest_framework.authtoken.models import Token
-
     if isinstance(instance, Token):
         forget_pages([instance.key])
     else:
@@ -87,8 +86,19 @@ def _active_set_id() -> int | None:
     return _active_memo["id"]  # type: ignore[return-value]
 
 
-def forget_active_set_memo() -> None:
+def forget_active_set_memo(sender=None, **kwargs) -> None:
     _active_memo["until"] = 0.0
+
+
+def connect() -> None:
+    """Ready pages go when what they show changes: the listener's list, the active set,
+    the token or the account (called once, from WebConfig.ready)."""
+    user = get_user_model()
+    lists_changed.connect(forget_pages_of_listener, dispatch_uid="fast-reads-lists")
+    active_set_changed.connect(forget_active_set_memo, dispatch_uid="fast-reads-set")
+    post_delete.connect(forget_tokens_of, sender=Token, dispatch_uid="fast-reads-token")
+    post_save.connect(forget_tokens_of, sender=user, dispatch_uid="fast-reads-user")
+    pre_delete.connect(forget_tokens_of, sender=user, dispatch_uid="fast-reads-gone")
 
 
 def _redis() -> redis.Redis | None:

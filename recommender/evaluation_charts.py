@@ -1,6 +1,7 @@
 """Charts of an evaluation: metrics against k, accuracy against coverage and novelty (SVG).
 
-Drawn in the house style of the exploration charts (no Django, no pyplot state).
+Drawn in the house style of the exploration charts (no pyplot state). Outside the ML core
+(recommender/evaluation/), which imports nothing of ours beyond itself.
 """
 
 from collections.abc import Mapping, Sequence

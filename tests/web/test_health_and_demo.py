@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.urls import reverse
 
 from listening.models import ImportBatch, Listener
+from tests.services import celery_broker
 
 
 @pytest.mark.django_db
@@ -68,8 +69,9 @@ def test_readyz_reports_each_service(client):
 
 
 @pytest.mark.django_db
-def test_readyz_says_what_is_down(client, settings):
-    # A real Redis cache at an address where nothing listens: the cache is down.
+def test_readyz_is_degraded_not_down_when_the_cache_is_down(client, settings):
+    # A real Redis cache at an address where nothing listens: the cache is down, the
+    # database is not, so the process still serves (pages read the database).
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -77,9 +79,40 @@ def test_readyz_says_what_is_down(client, settings):
         }
     }
     response = client.get(reverse("readyz"))
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "unavailable"
+    assert body["status"] == "degraded"
     assert not body["checks"]["cache"]["ok"]
     assert "ConnectionError" in body["checks"]["cache"]["detail"]
     assert body["checks"]["database"]["ok"]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_readyz_is_degraded_with_redis_stopped_and_the_site_still_serves(
+    client, settings, own_redis
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": own_redis.url,
+        }
+    }
+    settings.REDIS_URL = own_redis.url
+    with celery_broker(own_redis.url):
+        assert client.get(reverse("readyz")).json()["status"] == "ready"
+        own_redis.stop()
+        response = client.get(reverse("readyz"))
+        home = client.get(reverse("home"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert {name for name, check in body["checks"].items() if not check["ok"]} == {
+        "cache",
+        "broker",
+    }
+    assert home.status_code == 200
+
+
+# The database down (503, naming it): tests/recommender/test_faults.py cuts and refuses
+# every connection to the test database and reads /readyz meanwhile.

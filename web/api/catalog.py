@@ -9,13 +9,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.lookups import in_order
+from catalog.models import Artist, Song
+from catalog.names import match_key
+from listening.charts import charts
 from recommender.serving import similar_ids
-
-from .charts import charts
-from .lookups import in_order
-from .models import Artist, Song
-from .names import match_key
-from .serializers import ArtistSerializer, SongSerializer, artist_data, song_data
+from web.api.serializers import ArtistSerializer, SongSerializer, artist_data, song_data
 
 SEARCH = OpenApiParameter("search", str, description="Words in the title or the artist's name.")
 ARTIST = OpenApiParameter("artist", int, description="Only this artist's songs (artist id).")

@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import algorithms, tasks
-from .data import LEVELS
-from .evaluation.protocol import SPLITS, Protocol
-from .evaluations import evaluation_create
-from .models import Evaluation
+from recommender import algorithms, tasks
+from recommender.data import LEVELS
+from recommender.evaluation.protocol import SPLITS, Protocol
+from recommender.evaluations import evaluation_create
+from recommender.models import Evaluation
 
 
 class EvaluationForm(forms.Form):

@@ -4,12 +4,11 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from catalog.charts import charts
 from catalog.models import Artist, Song
+from listening.charts import charts
 from listening.models import Feedback, Listen, Listener
-
-from . import serving
-from .api import entries
+from recommender import serving
+from web.api.recommendations import entries
 
 SONGS_SHOWN = 12
 ARTISTS_SHOWN = 8

@@ -12,7 +12,7 @@ from django.db.models import Count, Max, Sum
 from listening.models import Listen
 from musicsite.safe_cache import attempt
 
-CHARTS_KEY = "catalog:charts"
+CHARTS_KEY = "listening:charts"
 CHARTS_SECONDS = 3600
 CHART_LENGTH = 20
 RECENT_DAYS = 30

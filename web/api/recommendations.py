@@ -10,11 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Artist, Song
-from catalog.serializers import artist_data, song_data
 from listening.models import Listener
 from musicsite.safe_cache import attempt
-
-from . import fast_reads, serving
+from recommender import serving
+from web import fast_reads
+from web.api.serializers import artist_data, song_data
 
 LEVEL = OpenApiParameter(
     "level", str, enum=["song", "artist"], description="Songs (default) or artists."

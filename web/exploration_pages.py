@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import tasks
-from .exploration.report import exploration_report_create
-from .models import ExplorationReport
+from listening import tasks
+from listening.exploration.report import exploration_report_create
+from listening.models import ExplorationReport
 
 
 @staff_member_required

@@ -7,12 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from listening.charts import CHARTS_KEY
 from listening.models import DataSnapshot
 from musicsite.jobs import Job, JobStatus
 from musicsite.safe_cache import attempt
-
-from . import pipeline, publishing, tasks
-from .models import ModelRun, PendingRefresh, PipelineRun, RecommendationSet, SetStatus
+from recommender import pipeline, publishing, tasks
+from recommender.models import ModelRun, PendingRefresh, PipelineRun, RecommendationSet, SetStatus
 
 RECENT = 8
 
@@ -84,7 +84,7 @@ def operations(request: HttpRequest) -> HttpResponse:
         "queue": _queue(),
         "errors": _recent_errors(),
         "runs": ModelRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-pk")[:RECENT],
-        "charts_cached": attempt("get", "catalog:charts") is not None,
+        "charts_cached": attempt("get", CHARTS_KEY) is not None,
     }
     return render(request, "recommender/operations.html", context)
 

@@ -7,12 +7,11 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from catalog.lookups import in_order
+from catalog.models import Artist, Song
+from catalog.names import match_key
 from listening.models import Listen
 from recommender.serving import similar_ids
-
-from .lookups import in_order
-from .models import Artist, Song
-from .names import match_key
 
 PAGE_SIZE = 20
 SIMILAR_SHOWN = 10

@@ -9,6 +9,8 @@ from listening.listen_import import listen_import_create, listen_import_run
 from listening.models import ImportBatch, Listener
 from listening.services import account_create
 from musicsite.jobs import JobStatus
+from recommender.models import RecommendationSet, SetStatus
+from recommender.pipeline import pipeline_create, pipeline_run
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "listen-to-more-music"
@@ -46,9 +48,6 @@ class Command(BaseCommand):
 
     def _publish_suggestions(self) -> None:
         """Run the whole pipeline once (in this process), unless a set is already active."""
-        from recommender.models import RecommendationSet, SetStatus
-        from recommender.pipeline import pipeline_create, pipeline_run
-
         if RecommendationSet.objects.filter(status=SetStatus.ACTIVE).exists():
             self.stdout.write("Suggestions are already published.")
             return

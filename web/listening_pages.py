@@ -10,15 +10,15 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from catalog.charts import charts
 from catalog.lookups import in_order
 from catalog.models import Artist, Song
 from catalog.names import match_key
-
-from .clock import clock_svg
-from .feedback import feedback_give
-from .listen_submission import SubmissionError, listens_record
-from .models import FeedbackKind, Listen, Listener
+from listening.charts import charts
+from listening.feedback import feedback_give
+from listening.listen_submission import SubmissionError, listens_record
+from listening.models import FeedbackKind, Listen, Listener
+from recommender.refresh import refresh_listener
+from web.clock import clock_svg
 
 HISTORY_PAGE = 25
 MIN_ARTISTS = 3
@@ -83,8 +83,6 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         else:
             for artist_id in found:
                 feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist_id, refresh=False)
-            from recommender.refresh import refresh_listener
-
             refresh_listener(listener.pk)  # here, not queued: the next page shows the result
             messages.success(request, "Thanks! Here are songs picked for you.")
             return redirect("home")

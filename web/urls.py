@@ -5,16 +5,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
-from catalog import pages as catalog_pages
-from catalog.api import ArtistViewSet, ChartsView, SongViewSet
-from listening import pages as listening_pages
-from listening.api import MyFeedbackView, MyListensView
-from recommender.api import MyRecommendationsView
-from recommender.pages import home
-
-from . import views
+from . import (
+    catalog_pages,
+    evaluation_pages,
+    exploration_pages,
+    health,
+    listening_pages,
+    operations,
+)
 from .accounts import signup
-from .api_errors import api_not_found
+from .api.catalog import ArtistViewSet, ChartsView, SongViewSet
+from .api.errors import api_not_found
+from .api.listening import MyFeedbackView, MyListensView
+from .api.recommendations import MyRecommendationsView
+from .home import home
 
 router = SimpleRouter()
 router.register("songs", SongViewSet, basename="song")
@@ -31,6 +35,25 @@ api_v1 = [
     *router.urls,
 ]
 
+staff = [
+    path("exploration/", exploration_pages.exploration_list, name="exploration-list"),
+    path("exploration/new/", exploration_pages.exploration_create, name="exploration-create"),
+    path(
+        "exploration/<int:report_id>/",
+        exploration_pages.exploration_detail,
+        name="exploration-detail",
+    ),
+    path("operations/", operations.operations, name="operations"),
+    path("operations/act/", operations.operations_action, name="operations-action"),
+    path("evaluations/", evaluation_pages.evaluation_list, name="evaluation-list"),
+    path("evaluations/new/", evaluation_pages.evaluation_start, name="evaluation-start"),
+    path(
+        "evaluations/<int:evaluation_id>/",
+        evaluation_pages.evaluation_detail,
+        name="evaluation-detail",
+    ),
+]
+
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/signup/", signup, name="signup"),
@@ -42,11 +65,10 @@ urlpatterns = [
     path("feedback/", listening_pages.give_feedback, name="feedback"),
     path("me/listening/", listening_pages.my_listening, name="my-listening"),
     path("welcome/", listening_pages.onboarding, name="onboarding"),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("staff/", include("listening.urls")),
-    path("staff/", include("recommender.urls")),
+    path("staff/", include(staff)),
     path("api/v1/", include((api_v1, "api-v1"))),
     path("api/schema/", SpectacularAPIView.as_view(api_version="1"), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

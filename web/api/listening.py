@@ -7,12 +7,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from catalog.models import Artist, Song
-from catalog.serializers import ArtistSerializer, SongSerializer
-from musicsite.api_errors import error_response
-
-from .feedback import feedback_give
-from .listen_submission import MAX_LISTENS, SubmissionError, listens_record
-from .models import Feedback, FeedbackKind, Listen, Listener
+from listening.feedback import feedback_give
+from listening.listen_submission import MAX_LISTENS, SubmissionError, listens_record
+from listening.models import Feedback, FeedbackKind, Listen, Listener
+from web.api.errors import error_response
+from web.api.serializers import ArtistSerializer, SongSerializer
 
 
 class ListenSerializer(serializers.ModelSerializer):

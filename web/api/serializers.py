@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from .models import Artist, Release, Song
+from catalog.models import Artist, Release, Song
 
 
 class ArtistSerializer(serializers.ModelSerializer):

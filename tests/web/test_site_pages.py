@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from catalog.charts import charts
 from catalog.models import Artist, Song
+from listening.charts import charts
 from listening.models import Feedback, Listen, Listener
 from tests.factories import UserFactory
 from tests.listening_data import import_generated, publish_trained
