@@ -185,11 +185,14 @@ def stored_chart(charts: dict, level: str, item_ids: np.ndarray):
     return columns[kept], chart[kept, 1].astype(np.float32)
 
 
-def lists_refold(recommendation_set: RecommendationSet, listener_ids) -> None:
-    """Rebuild these listeners' rows in the set from their data now, with the set's model,
-    as the publication built everyone's (one builder: `listener_lists.lists_build`)."""
+def lists_refold(
+    recommendation_set: RecommendationSet, listener_ids, *, published: PublishedModel | None = None
+) -> None:
+    """Rebuild these listeners' rows in the set from their data now, with the set's model
+    (`published`, if the caller has it loaded), as the publication built everyone's (one
+    builder: `listener_lists.lists_build`)."""
     run = recommendation_set.run
-    published = published_model(run)
+    published = published or published_model(run)
     listener_ids = np.unique(np.asarray(listener_ids, dtype=np.int64))
     item_ids, level, top_n = published.item_ids, run.level, recommendation_set.top_n
     rows, present = listener_rows(listener_ids, run, item_ids)

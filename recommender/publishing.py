@@ -5,8 +5,17 @@ switched on in one transaction (see ../shared/DESIGN.md, "Nothing half-done is e
 count, and not-for-me feedback holds), writes them in bulk into a `building` set, and
 `activate`s it: the previous active set is retired in the same transaction, so a reader sees
 one full set or the other. Retired sets stay for `rollback` until `prune` removes the oldest.
+
+Lists come from `listener_lists.lists_build`, the builder a refresh uses too. What listeners
+do while a publication builds is not lost: it notes where it read the data (`read_point`:
+the newest listen and skip ids, and the live feedback) and, right after activation, refolds
+in the new set everyone who listened, skipped or gave, changed or withdrew feedback since
+(their refreshes meanwhile went to the old set). Listen ids come from a sequence, so a
+listen whose transaction took an id below the read point but committed after the read is
+the one case missed (it counts at the listener's next listen or the next publication).
 """
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -19,9 +28,14 @@ from django.utils import timezone
 from recommender import algorithms
 from recommender.data import InteractionMatrix, build_matrix
 from recommender.listener_data import (
+    PublishedModel,
+    ReadPoint,
+    changed_since,
     confidence_rows,
+    lists_refold,
     not_for_me_pairs,
     published_model_load,
+    read_point,
 )
 from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
 from recommender.models import (
@@ -37,7 +51,11 @@ from recommender.set_writer import write_lists, write_similar
 from recommender.suggestions import NotSupported, charts, neighbour_links
 from recommender.suggestions import similar as similar_items
 
+log = logging.getLogger(__name__)
+
 SIMILAR_N = 20
+# Listeners refolded per query batch when catching up after activation.
+CATCH_UP_BATCH = 500
 
 Progress = Callable[[str, float], None]
 
@@ -94,7 +112,7 @@ def publish(
 
     timings: dict[str, float] = {}
     try:
-        _build(new_set, say, timings)
+        published, point = _build(new_set, say, timings)
         activate(new_set)
     except Exception as error:
         SimilarItems.objects.filter(recommendation_set=new_set).delete()
@@ -103,20 +121,52 @@ def publish(
             status=SetStatus.FAILED, error=f"{type(error).__name__}: {error}"
         )
         raise
+    new_set.refresh_from_db()
+    say("catching up", 0.98)
+    _catch_up(new_set, published, point, timings)
     say("published", 1.0)
     prune()
     new_set.refresh_from_db()
     return new_set
 
 
-def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float]) -> None:
+def _catch_up(
+    new_set: RecommendationSet,
+    published: PublishedModel,
+    point: ReadPoint,
+    timings: dict[str, float],
+) -> None:
+    """Refold, in the set just activated, every listener whose listens, skips or feedback
+    arrived after the publication read its data: their refreshes meanwhile went to the old
+    set. A failure here leaves the set active with its lists as of the read (logged)."""
+    from recommender import serving
+
+    started = time.perf_counter()
+    try:
+        changed = changed_since(point)
+        for start in range(0, len(changed), CATCH_UP_BATCH):
+            batch = changed[start : start + CATCH_UP_BATCH]
+            lists_refold(new_set, batch, published=published)
+            for listener_id in batch:
+                serving.forget_lists(listener_id)
+    except Exception:
+        log.exception("set %s: refolding the listeners who changed during it failed", new_set.pk)
+        return
+    timings.update(catch_up_seconds=time.perf_counter() - started, caught_up_listeners=len(changed))
+    RecommendationSet.objects.filter(pk=new_set.pk).update(timings=timings)
+
+
+def _build(
+    new_set: RecommendationSet, say: Progress, timings: dict[str, float]
+) -> tuple[PublishedModel, ReadPoint]:
     """Every listener's lists (`listener_lists.lists_build`) and similar items into the
-    building set."""
+    building set; the model, and where the data was read (for the catch-up)."""
     run = new_set.run
     published = published_model_load(run)
     level, top_n = run.level, new_set.top_n
     say("reading the listening data", 0.05)
     started = time.perf_counter()
+    point = read_point()  # before reading: what comes after is caught up
     matrix = build_matrix(level)
     if matrix.plays.nnz == 0:
         raise PublishError(f"no listens at {level} level to publish for")
@@ -173,6 +223,7 @@ def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float])
     RecommendationSet.objects.filter(pk=new_set.pk).update(
         listeners_count=rows.shape[0], charts=charts_by_level, timings=timings, progress=0.95
     )
+    return published, point
 
 
 def _model_rows(
