@@ -5,8 +5,17 @@ switched on in one transaction (see ../shared/DESIGN.md, "Nothing half-done is e
 count, and not-for-me feedback holds), writes them in bulk into a `building` set, and
 `activate`s it: the previous active set is retired in the same transaction, so a reader sees
 one full set or the other. Retired sets stay for `rollback` until `prune` removes the oldest.
+
+Lists come from `listener_lists.lists_build`, the builder a refresh uses too. What listeners
+do while a publication builds is not lost: it notes where it read the data (`read_point`:
+the newest listen and skip ids, and the live feedback) and, right after activation, refolds
+in the new set everyone who listened, skipped or gave, changed or withdrew feedback since
+(their refreshes meanwhile went to the old set). Listen ids come from a sequence, so a
+listen whose transaction took an id below the read point but committed after the read is
+the one case missed (it counts at the listener's next listen or the next publication).
 """
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -16,10 +25,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import Song
-from listening.models import Feedback, FeedbackKind
 from recommender import algorithms
 from recommender.data import InteractionMatrix, build_matrix
+from recommender.listener_data import (
+    PublishedModel,
+    ReadPoint,
+    changed_since,
+    confidence_rows,
+    lists_refold,
+    not_for_me_pairs,
+    published_model_load,
+    read_point,
+)
+from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
 from recommender.models import (
     Evaluation,
     ListenerRecommendations,
@@ -28,16 +46,16 @@ from recommender.models import (
     SetStatus,
     SimilarItems,
 )
+from recommender.seeds import live_loves, loved_pairs
 from recommender.set_writer import write_lists, write_similar
-from recommender.suggestions import NotSupported, Suggestions, charts, cold_start, roll_up, suggest
+from recommender.suggestions import NotSupported, charts, neighbour_links
 from recommender.suggestions import similar as similar_items
-from recommender.training import model_run_load, weigh
 
-# Fewer distinct items than this and a listener gets the cold-start lists, marked fallback.
-MIN_HISTORY = 3
+log = logging.getLogger(__name__)
+
 SIMILAR_N = 20
-# Artist lists are rolled up from this many song suggestions per listener.
-ROLL_UP_DEPTH = 200
+# Listeners refolded per query batch when catching up after activation.
+CATCH_UP_BATCH = 500
 
 Progress = Callable[[str, float], None]
 
@@ -94,7 +112,7 @@ def publish(
 
     timings: dict[str, float] = {}
     try:
-        _build(new_set, say, timings)
+        published, point = _build(new_set, say, timings)
         activate(new_set)
     except Exception as error:
         SimilarItems.objects.filter(recommendation_set=new_set).delete()
@@ -103,177 +121,142 @@ def publish(
             status=SetStatus.FAILED, error=f"{type(error).__name__}: {error}"
         )
         raise
+    new_set.refresh_from_db()
+    say("catching up", 0.98)
+    _catch_up(new_set, published, point, timings)
     say("published", 1.0)
     prune()
     new_set.refresh_from_db()
     return new_set
 
 
-def _build(new_set: RecommendationSet, say: Progress, timings: dict[str, float]) -> None:
+def _catch_up(
+    new_set: RecommendationSet,
+    published: PublishedModel,
+    point: ReadPoint,
+    timings: dict[str, float],
+) -> None:
+    """Refold, in the set just activated, every listener whose listens, skips or feedback
+    arrived after the publication read its data: their refreshes meanwhile went to the old
+    set. A failure here leaves the set active with its lists as of the read (logged)."""
+    from recommender import serving
+
+    started = time.perf_counter()
+    try:
+        changed = changed_since(point)
+        for start in range(0, len(changed), CATCH_UP_BATCH):
+            batch = changed[start : start + CATCH_UP_BATCH]
+            lists_refold(new_set, batch, published=published)
+            for listener_id in batch:
+                serving.forget_lists(listener_id)
+    except Exception:
+        log.exception("set %s: refolding the listeners who changed during it failed", new_set.pk)
+        return
+    timings.update(catch_up_seconds=time.perf_counter() - started, caught_up_listeners=len(changed))
+    RecommendationSet.objects.filter(pk=new_set.pk).update(timings=timings)
+
+
+def _build(
+    new_set: RecommendationSet, say: Progress, timings: dict[str, float]
+) -> tuple[PublishedModel, ReadPoint]:
+    """Every listener's lists (`listener_lists.lists_build`) and similar items into the
+    building set; the model, and where the data was read (for the catch-up)."""
     run = new_set.run
-    model, level, train_listeners, train_items = model_run_load(run)
+    published = published_model_load(run)
+    level, top_n = run.level, new_set.top_n
     say("reading the listening data", 0.05)
     started = time.perf_counter()
+    point = read_point()  # before reading: what comes after is caught up
     matrix = build_matrix(level)
     if matrix.plays.nnz == 0:
         raise PublishError(f"no listens at {level} level to publish for")
-    rows, known_rows = _model_rows(matrix, run, train_listeners, train_items)
-    excluded = _not_for_me(matrix.listener_ids, level, train_items)
+    listener_ids, rows = _model_rows(matrix, run, published.item_ids)
+    excluded = cells(listener_ids, published.item_ids, not_for_me_pairs(level))
     timings["read_seconds"] = time.perf_counter() - started
+
+    say("finding similar items", 0.1)
+    started = time.perf_counter()
+    similar = _similar(published.model, rows)
+    n_items = len(published.item_ids)
+    links = neighbour_links(np.arange(n_items), similar[0], n_items)
+    chart = charts(rows, top_n)
+    timings["similar_seconds"] = time.perf_counter() - started
 
     say(f"ranking for {rows.shape[0]:,} listeners", 0.15)
     started = time.perf_counter()
-    depth = max(new_set.top_n, ROLL_UP_DEPTH) if level == "song" else new_set.top_n
-    lists = _lists(model, rows, known_rows, excluded, depth, explain=new_set.top_n)
+    artists = None
+    if level == "song":
+        artists = ArtistMap(
+            published.song_artist,
+            len(published.artist_ids),
+            cells(listener_ids, published.artist_ids, not_for_me_pairs("artist")),
+        )
+    lists = lists_build(
+        published.model,
+        rows,
+        known_rows=positions(published.listener_ids, listener_ids),
+        excluded=excluded,
+        neighbours=lambda seeds: links,
+        chart=chart,
+        top_n=top_n,
+        depth=depth_of(level, top_n),
+        artists=artists,
+    )
     timings["rank_seconds"] = time.perf_counter() - started
 
     say("writing the lists", 0.6)
     started = time.perf_counter()
-    charts_by_level = {level: _chart_ids(rows, train_items, new_set.top_n)}
-    write_lists(new_set, matrix.listener_ids, level, lists, train_items, new_set.top_n)
-    if level == "song":
-        artist_lists, artist_ids, heard = _artist_lists(
-            model, lists, rows, train_items, matrix.listener_ids, new_set.top_n
-        )
-        write_lists(new_set, matrix.listener_ids, "artist", artist_lists, artist_ids, None)
-        charts_by_level["artist"] = _chart_ids(heard, artist_ids, new_set.top_n)
-    _lists_from_loves(new_set, matrix.listener_ids)
+    charts_by_level = {level: _chart_ids(chart, published.item_ids)}
+    write_lists(new_set, listener_ids, level, lists.items, published.item_ids, top_n)
+    if artists is not None:
+        heard = artists.heard(rows)
+        write_lists(new_set, listener_ids, "artist", lists.artists, published.artist_ids, None)
+        charts_by_level["artist"] = _chart_ids(charts(heard, top_n), published.artist_ids)
     timings["write_seconds"] = time.perf_counter() - started
 
-    say("finding similar items", 0.85)
+    say("writing similar items", 0.85)
     started = time.perf_counter()
-    write_similar(new_set, level, _similar(model, rows), train_items)
-    if level == "song":
-        write_similar(new_set, "artist", _similar(None, heard), artist_ids)
-    timings["similar_seconds"] = time.perf_counter() - started
+    write_similar(new_set, level, similar, published.item_ids)
+    if artists is not None:
+        write_similar(new_set, "artist", _similar(None, heard), published.artist_ids)
+    timings["similar_seconds"] += time.perf_counter() - started
     RecommendationSet.objects.filter(pk=new_set.pk).update(
         listeners_count=rows.shape[0], charts=charts_by_level, timings=timings, progress=0.95
     )
-
-
-def _lists_from_loves(new_set: RecommendationSet, listener_ids: np.ndarray) -> None:
-    """Listeners with no listens yet but things they love (onboarding) keep the personal
-    lists those give them, instead of falling back to the charts."""
-    from recommender.refresh import refresh_listener
-
-    loving = set(
-        Feedback.objects.live().filter(kind=FeedbackKind.LOVE).values_list("listener_id", flat=True)
-    )
-    for listener_id in sorted(loving - set(listener_ids.tolist())):
-        refresh_listener(listener_id, recommendation_set_id=new_set.pk)
+    return published, point
 
 
 def _model_rows(
-    matrix: InteractionMatrix, run: ModelRun, train_listeners: np.ndarray, train_items: np.ndarray
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Today's confidences in the model's columns (items it never saw are dropped), and
-    each listener's training row (-1 for listeners who arrived since)."""
-    columns = matrix.columns_of(train_items)  # model column -> today's column, or -1
+    matrix: InteractionMatrix, run: ModelRun, item_ids: np.ndarray
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """(listener ids, their confidences in the model's columns): everyone with listens, and
+    everyone who loves something (onboarding), loves counted as plays
+    (`listener_data.confidence_rows`, as a refresh counts them). Items the model never saw
+    are dropped."""
+    columns = matrix.columns_of(item_ids)  # model column -> today's column, or -1
     known = columns >= 0
     pick = sp.csr_matrix(
         (np.ones(known.sum(), dtype=np.float32), (columns[known], np.flatnonzero(known))),
-        shape=(matrix.shape[1], len(train_items)),
+        shape=(matrix.shape[1], len(item_ids)),
     )
-    confidences = weigh(matrix, run.weighting)
-    rows = sp.csr_matrix(confidences @ pick)
-    rows.eliminate_zeros()
-    positions = np.searchsorted(train_listeners, matrix.listener_ids)
-    positions = np.minimum(positions, max(len(train_listeners) - 1, 0))
-    found = len(train_listeners) > 0
-    known_rows = np.where(
-        found & (train_listeners[positions] == matrix.listener_ids), positions, -1
-    )
-    return rows, known_rows
+    plays = sp.csr_matrix(matrix.plays @ pick)
+    skips = sp.csr_matrix(matrix.skips @ pick)
+    loves = loved_pairs(live_loves(), run.level)
+    listener_ids = np.union1d(matrix.listener_ids, loves[:, 0]).astype(np.int64)
+    if len(listener_ids) > len(matrix.listener_ids):  # lovers without listens: empty rows
+        places = positions(listener_ids, matrix.listener_ids)
+        lift = sp.csr_matrix(
+            (np.ones(len(places), np.float32), (places, np.arange(len(places)))),
+            shape=(len(listener_ids), len(places)),
+        )
+        plays, skips = sp.csr_matrix(lift @ plays), sp.csr_matrix(lift @ skips)
+    loved = cells(listener_ids, item_ids, loves)
+    return listener_ids, confidence_rows(plays, skips, loved, run, item_ids)
 
 
-def _not_for_me(listener_ids: np.ndarray, level: str, item_ids: np.ndarray) -> sp.csr_matrix:
-    """Live not-for-me feedback as a listeners x items matrix over these sorted ids."""
-    return _cells(listener_ids, item_ids, _not_for_me_pairs(level))
-
-
-def _cells(listener_ids: np.ndarray, item_ids: np.ndarray, pairs: np.ndarray) -> sp.csr_matrix:
-    """(listener id, item id) pairs as a 0/1 matrix over these sorted ids; others dropped."""
-    rows = np.searchsorted(listener_ids, pairs[:, 0])
-    columns = np.searchsorted(item_ids, pairs[:, 1])
-    inside = (rows < len(listener_ids)) & (columns < len(item_ids))
-    inside[inside] &= (listener_ids[rows[inside]] == pairs[inside, 0]) & (
-        item_ids[columns[inside]] == pairs[inside, 1]
-    )
-    shape = (len(listener_ids), len(item_ids))
-    data = np.ones(inside.sum(), dtype=np.float32)
-    return sp.csr_matrix((data, (rows[inside], columns[inside])), shape=shape)
-
-
-def _lists(
-    model: algorithms.Recommender,
-    rows: sp.csr_matrix,
-    known_rows: np.ndarray,
-    excluded: sp.csr_matrix,
-    k: int,
-    explain: int,
-) -> Suggestions:
-    """The model's lists for listeners with enough history, cold start for the rest (and
-    for anyone the model could not rank). Reasons for the first `explain` slots."""
-    history = np.diff(rows.indptr)
-    lists = suggest(model, rows, k, known_rows=known_rows, excluded=excluded, explain=explain)
-    cold = np.flatnonzero((history < MIN_HISTORY) | (lists.items[:, 0] < 0))
-    if len(cold):
-        lists.place(cold, cold_start(rows[cold], rows, k, excluded=excluded[cold]))
-    return lists
-
-
-def _artist_lists(
-    model: algorithms.Recommender,
-    songs: Suggestions,
-    rows: sp.csr_matrix,
-    song_ids: np.ndarray,
-    listener_ids: np.ndarray,
-    top_n: int,
-) -> tuple[Suggestions, np.ndarray, sp.csr_matrix]:
-    """Artist lists rolled up from the song lists; (lists, artist ids, listeners x artists
-    confidences summed over each artist's songs)."""
-    artist_by_song = dict(
-        Song.objects.filter(pk__in=song_ids.tolist()).values_list("pk", "artist_id")
-    )
-    song_artist_ids = np.array([artist_by_song.get(int(pk)) or -1 for pk in song_ids], np.int64)
-    artist_ids = np.unique(song_artist_ids[song_artist_ids >= 0])
-    artist_of = np.where(song_artist_ids >= 0, np.searchsorted(artist_ids, song_artist_ids), -1)
-    has_artist = artist_of >= 0
-    to_artist = sp.csr_matrix(
-        (
-            np.ones(has_artist.sum(), np.float32),
-            (np.flatnonzero(has_artist), artist_of[has_artist]),
-        ),
-        shape=(len(song_ids), len(artist_ids)),
-    )
-    heard = sp.csr_matrix(rows @ to_artist)
-    excluded = _not_for_me(listener_ids, "artist", artist_ids)
-    blocked = sp.csr_matrix(heard + excluded)
-    lists, best_songs = roll_up(songs, artist_of, top_n, heard_artists=blocked)
-    # An artist's reason: the artist of what led to its best song (found here, as the model
-    # explained only the songs that are listed).
-    modelled = ~lists.fallback
-    if modelled.any():
-        reasons = model.reasons(rows[modelled], best_songs[modelled])
-        lists.reasons[modelled] = np.where(reasons >= 0, artist_of[np.maximum(reasons, 0)], -1)
-    return lists, artist_ids, heard
-
-
-def _not_for_me_pairs(level: str) -> np.ndarray:
-    field = f"{level}_id"
-    return np.array(
-        list(
-            Feedback.objects.live()
-            .filter(kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False})
-            .values_list("listener_id", field)
-        ),
-        dtype=np.int64,
-    ).reshape(-1, 2)
-
-
-def _chart_ids(plays: sp.csr_matrix, item_ids: np.ndarray, top_n: int) -> list[list[float]]:
+def _chart_ids(chart: tuple[np.ndarray, np.ndarray], item_ids: np.ndarray) -> list[list[float]]:
     """The set's charts at one level, for listeners with no history: [[item id, listeners]]."""
-    items, listeners = charts(plays, top_n)
+    items, listeners = chart
     return [
         [int(item_ids[item]), float(count)] for item, count in zip(items, listeners, strict=True)
     ]

@@ -6,11 +6,13 @@ null where the model cannot say).
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
+from listening.models import Listener
 from recommender.models import ListenerRecommendations, RecommendationSet, SimilarItems
 from recommender.suggestions import Suggestions
 
@@ -50,9 +52,13 @@ def write_lists(
     lists: Suggestions,
     item_ids: np.ndarray,
     top_n: int | None,
+    *,
+    refreshed_at: datetime | None = None,
 ) -> None:
+    """One row per listener with a non-empty list (the first top_n; all for None)."""
+    when = connection.ops.adapt_datetimefield_value(refreshed_at)
     records = (
-        (new_set.pk, listener, level, items, scores, reasons, fallback)
+        (new_set.pk, listener, level, items, scores, reasons, fallback, when)
         for listener, items, scores, reasons, fallback in _json_rows(
             listener_ids, lists, item_ids, top_n
         )
@@ -65,8 +71,38 @@ def write_lists(
         "scores",
         "reasons",
         "is_fallback",
+        "refreshed_at",
     )
     _bulk_insert(ListenerRecommendations._meta.db_table, columns, records)
+
+
+def lists_replace(
+    recommendation_set: RecommendationSet,
+    listener_ids: np.ndarray,
+    keep: np.ndarray,
+    lists_by_level: Mapping[str, tuple[Suggestions, np.ndarray, int | None]],
+    *,
+    refreshed_at: datetime,
+) -> None:
+    """Replace these listeners' rows in the set, in one transaction: the `keep` ones get
+    their new lists ({level: (lists, item ids, top_n)}), the others none."""
+    kept = np.flatnonzero(keep)
+    with transaction.atomic():
+        # Two refreshes of one listener at once: the second waits, then replaces.
+        list(Listener.objects.select_for_update().filter(pk__in=listener_ids.tolist()))
+        ListenerRecommendations.objects.filter(
+            recommendation_set=recommendation_set, listener_id__in=listener_ids.tolist()
+        ).delete()
+        for level, (lists, item_ids, top_n) in lists_by_level.items():
+            write_lists(
+                recommendation_set,
+                listener_ids[kept],
+                level,
+                lists.take(kept),
+                item_ids,
+                top_n,
+                refreshed_at=refreshed_at,
+            )
 
 
 def write_similar(new_set: RecommendationSet, level: str, similar, item_ids: np.ndarray) -> None:

@@ -5,8 +5,8 @@ callers map rows and columns to listeners and songs.
 
 - `suggest`: the model's top k for rows of confidences, never an item the row has played or
   an `excluded` cell (not-for-me), each with the played item that contributed most.
-- `cold_start`: for listeners with too little history, the items most played by the
-  listeners who share their few items ("seeds"), else the charts.
+- `cold_start`: for listeners with too little history, the items most similar to their few
+  items ("seeds"), then the charts (see recommender/listener_lists.py for why).
 - `roll_up`: artist suggestions from song suggestions (an artist scores its best song).
 - `similar`: every item's most similar items, in blocks.
 """
@@ -44,6 +44,12 @@ class Suggestions:
             np.full((n_rows, k), np.nan, dtype=np.float32),
             np.full((n_rows, k), NO_ITEM, dtype=np.int64),
             np.zeros(n_rows, dtype=bool),
+        )
+
+    def take(self, rows: np.ndarray) -> "Suggestions":
+        """These rows only, in this order."""
+        return Suggestions(
+            self.items[rows], self.scores[rows], self.reasons[rows], self.fallback[rows]
         )
 
     def place(self, rows: np.ndarray, other: "Suggestions") -> None:
@@ -131,52 +137,96 @@ def charts(plays: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     return order.astype(np.int64), listeners[order].astype(np.float32)
 
 
+def neighbour_links(sources: np.ndarray, neighbours: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """Items x items links from similar-item lists: row `sources[i]` links to the items of
+    `neighbours[i]` (best first, -1 pad), each weighted 1 / (1 + its place among them).
+
+    Places, not similarity scores, so the links are the same whether the lists come from
+    the model in memory or from the rows a publication stored (scores there are rounded).
+    """
+    neighbours = np.asarray(neighbours, dtype=np.int64).reshape(len(sources), -1)
+    valid = neighbours >= 0
+    place = np.cumsum(valid, axis=1) - 1
+    rows, slots = np.nonzero(valid)
+    data = (1.0 / (1.0 + place[rows, slots])).astype(np.float32)
+    links = sp.csr_matrix(
+        (data, (np.asarray(sources, dtype=np.int64)[rows], neighbours[rows, slots])),
+        shape=(n_items, n_items),
+    )
+    links.sort_indices()
+    return links
+
+
 def cold_start(
     seeds: sp.csr_matrix,
-    plays: sp.csr_matrix,
+    links: sp.csr_matrix,
     k: int,
     *,
+    chart: tuple[np.ndarray, np.ndarray],
     excluded: sp.csr_matrix | None = None,
 ) -> Suggestions:
     """Suggestions for listeners with few items (`seeds`, rows x items), marked fallback.
 
-    "Listeners who played your items also played": an item scores, summed over the seeds,
-    the number of listeners (rows of `plays`) who played both it and the seed; its reason
-    is the seed it shares most listeners with. A listener whose seeds nobody else played
-    gets the charts (no reason). Seeds and `excluded` cells never appear.
+    "More like what you played": an item scores, summed over the row's seeds, its link from
+    each seed (`links`, items x items, e.g. `neighbour_links` of the similar items); its
+    reason is the seed linking to it most strongly. Slots the seeds' neighbours leave empty
+    are filled from `chart` (item columns, best first, and their listener counts), scored
+    below every neighbour, with no reason. Seeds and `excluded` cells never appear.
     """
     seed_binary = _binary(seeds)
-    binary = _binary(plays)
     blocked = seed_binary if excluded is None else _binary(seed_binary + sp.csr_matrix(excluded))
-    result = Suggestions.empty(seeds.shape[0], k)
+    n_rows, n_items = seeds.shape
+    result = Suggestions.empty(n_rows, k)
     result.fallback[:] = True
     used = np.unique(seed_binary.indices)
-    # Co-listeners of each seed item with every item: one sparse product for all seeds.
-    together = sp.csr_matrix(sp.csc_matrix(binary)[:, used].T @ binary)
+    together = sp.csr_matrix(sp.csr_matrix(links)[used])
     together.sort_indices()
-    position = np.full(binary.shape[1], -1, dtype=np.int64)
+    position = np.full(n_items, -1, dtype=np.int64)
     position[used] = np.arange(len(used))
-    chart_items, chart_scores = charts(binary, k + int(np.diff(blocked.indptr).max(initial=0)))
-    block = max(1, SCORE_BLOCK_CELLS // max(binary.shape[1], 1))
-    for start in range(0, seeds.shape[0], block):
-        rows = np.arange(start, min(start + block, seeds.shape[0]))
+    block = max(1, SCORE_BLOCK_CELLS // max(n_items, 1))
+    for start in range(0, n_rows, block):
+        rows = np.arange(start, min(start + block, n_rows))
         picks = seed_binary[rows]
         picks = sp.csr_matrix(
             (picks.data, position[picks.indices], picks.indptr), shape=(len(rows), len(used))
         )
-        counts = (picks @ together).toarray()
-        counts[blocked[rows].nonzero()] = 0
-        counts[counts == 0] = -np.inf
-        items, scores = top_k(counts, k)
+        scores = (picks @ together).toarray()
+        scores[blocked[rows].nonzero()] = 0
+        scores[scores <= 0] = -np.inf
+        items, best = top_k(scores, k)
         result.items[rows] = items
-        result.scores[rows] = np.where(items >= 0, scores, np.nan)
+        result.scores[rows] = np.where(items >= 0, best, np.nan)
         result.reasons[rows] = _strongest_seed(picks, together, used, items)
-    for row in np.flatnonzero(result.items[:, 0] < 0):  # nobody shares a seed: the charts
-        allowed = ~np.isin(chart_items, blocked[row].indices)
-        chosen = chart_items[allowed][:k]
-        result.items[row, : len(chosen)] = chosen
-        result.scores[row, : len(chosen)] = chart_scores[allowed][:k]
+    _fill_from_chart(result, blocked, chart, n_items)
     return result
+
+
+def _fill_from_chart(
+    result: Suggestions, blocked: sp.csr_matrix, chart: tuple[np.ndarray, np.ndarray], n_items: int
+) -> None:
+    """Each row's empty slots, in order, from the chart items the row neither holds nor
+    blocks; scored below the row's last item (the chart's listener counts, scaled)."""
+    chart_items, chart_listeners = (np.asarray(part) for part in chart)
+    n_rows, k = result.items.shape
+    filled = (result.items >= 0).sum(axis=1)
+    if not len(chart_items) or (filled >= k).all():
+        return
+    row_of = np.arange(n_rows, dtype=np.int64)[:, None]
+    taken = np.concatenate(
+        [_pair_keys(blocked), (row_of * n_items + result.items)[result.items >= 0]]
+    )
+    allowed = ~np.isin(row_of * n_items + chart_items[None, :], taken)
+    slot = np.cumsum(allowed, axis=1) - 1 + filled[:, None]
+    chosen = allowed & (slot < k)
+    rows, places = np.nonzero(chosen)
+    top = float(chart_listeners.max()) + 1.0
+    lowest = np.where(
+        filled > 0, np.nanmin(np.where(result.items >= 0, result.scores, np.inf), axis=1), top
+    )
+    result.items[rows, slot[rows, places]] = chart_items[places]
+    result.scores[rows, slot[rows, places]] = (lowest[rows] * chart_listeners[places] / top).astype(
+        np.float32
+    )
 
 
 def _strongest_seed(
@@ -271,4 +321,13 @@ def similar(model: Recommender, n_items: int, k: int) -> tuple[np.ndarray, np.nd
     return items, scores
 
 
-__all__ = ["NotSupported", "Suggestions", "charts", "cold_start", "roll_up", "similar", "suggest"]
+__all__ = [
+    "NotSupported",
+    "Suggestions",
+    "charts",
+    "cold_start",
+    "neighbour_links",
+    "roll_up",
+    "similar",
+    "suggest",
+]

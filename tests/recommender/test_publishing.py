@@ -9,8 +9,10 @@ from django.db import connection
 from django.urls import reverse
 
 from catalog.models import Song
+from listening.feedback import feedback_give
+from listening.listen_submission import listens_record
 from listening.models import Feedback, FeedbackKind, Listen, Listener
-from recommender import publishing, serving, tasks
+from recommender import publishing, refresh, serving, tasks
 from recommender.models import ListenerRecommendations, RecommendationSet, SetStatus, SimilarItems
 from recommender.training import model_run_create, model_run_train
 from tests.factories import EvaluationFactory, StaffFactory
@@ -240,3 +242,61 @@ def test_best_publishes_the_newest_run_of_the_evaluations_candidate(listening):
     assert publishing.best_run().pk == newer != older
     call_command("publish", "--best", "--top-n", "3")
     assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).run_id == newer
+
+
+def test_what_listeners_do_during_a_publication_counts_in_the_new_set(listening):
+    run_id = trained()
+    first = publishing.publish(run_id=run_id, top_n=10)
+    listener, refuser = Listener.objects.order_by("pk")[:2]
+    top = row(first.pk, listener.pk, "song").item_ids[:3]
+    refused = row(first.pk, refuser.pk, "song").item_ids[0]
+    newcomer = Listener.objects.create(source="site", display_name="new")
+    artist = Song.objects.order_by("pk").first().artist_id
+
+    def meanwhile(step: str, fraction: float) -> None:
+        # Held at this step, after the publication read its data. The refreshes these
+        # ask for are never run here (the test's transaction does not commit).
+        if step == "writing the lists":
+            listens_record(listener, [{"song": song, "play_count": 20} for song in top])
+            feedback_give(newcomer, kind=FeedbackKind.LOVE, artist_id=artist)
+            feedback_give(refuser, kind=FeedbackKind.NOT_FOR_ME, song_id=refused)
+
+    published = publishing.publish(run_id=run_id, top_n=10, on_progress=meanwhile)
+
+    assert Listen.objects.filter(listener=listener, song_id__in=top, play_count=20).count() == 3
+    songs = row(published.pk, listener.pk, "song")
+    assert songs.refreshed_at is not None and not set(top) & set(songs.item_ids)
+    assert refused not in row(published.pk, refuser.pk, "song").item_ids
+    assert not row(published.pk, newcomer.pk, "song").is_fallback
+    assert published.timings["caught_up_listeners"] == 3
+    # What the catch-up wrote is what a refresh of each of them gives now.
+    fields = ("listener_id", "level", "item_ids", "scores", "reasons", "is_fallback")
+    caught = ListenerRecommendations.objects.filter(
+        recommendation_set=published, listener__in=[listener, refuser, newcomer]
+    ).order_by("listener_id", "level")
+    before = list(caught.values_list(*fields))
+    for one in (listener, refuser, newcomer):
+        refresh.refresh_listener(one.pk)
+    assert list(caught.values_list(*fields)) == before
+    assert len(before) == 6  # song and artist lists for each
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_run_during_a_publication_is_not_lost_when_it_activates(tmp_path):
+    # Committed for real: the listen's refresh runs (eagerly, or on a worker) while the
+    # publication is held, and lands in the set active then, the old one.
+    import_generated(tmp_path)
+    run_id = trained()
+    first = publishing.publish(run_id=run_id, top_n=10)
+    listener = Listener.objects.order_by("pk").first()
+    top = row(first.pk, listener.pk, "song").item_ids[:3]
+
+    def meanwhile(step: str, fraction: float) -> None:
+        if step == "writing the lists":
+            listens_record(listener, [{"song": song, "play_count": 20} for song in top])
+
+    published = publishing.publish(run_id=run_id, top_n=10, on_progress=meanwhile)
+
+    assert not set(top) & set(row(first.pk, listener.pk, "song").item_ids)  # the old set
+    assert not set(top) & set(row(published.pk, listener.pk, "song").item_ids)
+    assert not set(top) & set(serving.listener_list(listener.pk, "song")["items"])

@@ -5,7 +5,15 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.algorithms import create
-from recommender.suggestions import Suggestions, charts, cold_start, roll_up, similar, suggest
+from recommender.suggestions import (
+    Suggestions,
+    charts,
+    cold_start,
+    neighbour_links,
+    roll_up,
+    similar,
+    suggest,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,28 +63,38 @@ def test_als_folds_every_row_in_so_new_listens_count(plays):
     np.testing.assert_array_equal(result.items[0], expected[0])
 
 
-def test_cold_start_suggests_what_listeners_sharing_a_seed_played():
-    # Listeners 0-3 played item 0 and item 5; listener 4 played items 0 and 6; listener 5
-    # played only item 9 (nobody else did). Newcomers: one with seed 0, one with seed 9.
-    plays = sp.csr_matrix(
-        ([1.0] * 11, ([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5], [0, 5, 0, 5, 0, 5, 0, 5, 0, 6, 9])),
-        shape=(6, 10),
-    )
-    seeds = sp.csr_matrix(([1.0, 1.0], ([0, 1], [0, 9])), shape=(2, 10))
-    result = cold_start(seeds, plays, 3)
+def test_neighbour_links_weigh_each_similar_item_by_its_place():
+    neighbours = np.array([[4, 2, -1], [-1, 3, 1]])
+    links = neighbour_links(np.array([0, 5]), neighbours, 6).toarray()
+    assert links[0].tolist() == [0, 0, 0.5, 0, 1, 0]
+    assert links[5].tolist() == [0, 0.5, 0, 1, 0, 0]
+    assert not links[1:5].any()
+
+
+def test_cold_start_suggests_the_seeds_neighbours_then_the_charts():
+    # Item 0's neighbours: 5 then 6; item 1's: 6 then 0. Item 9 has none.
+    links = neighbour_links(np.array([0, 1]), np.array([[5, 6], [6, 0]]), 10)
+    chart = (np.array([0, 7, 5, 8]), np.array([40.0, 30.0, 20.0, 10.0], np.float32))
+    seeds = sp.csr_matrix(([1.0, 1.0, 1.0], ([0, 0, 1], [0, 1, 9])), shape=(2, 10))
+    result = cold_start(seeds, links, 4, chart=chart)
     assert result.fallback.all()
-    assert result.items[0].tolist() == [5, 6, -1]
-    assert result.reasons[0].tolist() == [0, 0, -1]
-    # Nobody else played item 9: the charts (most listeners first), no reason, never the seed.
-    assert result.items[1].tolist() == [0, 5, 6]
+    # 6 is linked from both seeds (1/2 + 1), 5 from one (1); never a seed; then the charts.
+    assert result.items[0].tolist() == [6, 5, 7, 8]
+    assert result.reasons[0].tolist() == [1, 0, -1, -1]
+    assert result.scores[0, 0] == 1.5 and 0 < result.scores[0, 3] < result.scores[0, 2] < 1
+    # Nothing is linked to item 9: the charts, scored by their listeners, no reason.
+    assert result.items[1].tolist() == [0, 7, 5, 8]
+    assert result.scores[1].tolist() == [40, 30, 20, 10]
     assert (result.reasons[1] == -1).all()
 
 
 def test_cold_start_respects_exclusions():
-    plays = sp.csr_matrix(([1.0] * 4, ([0, 0, 1, 1], [0, 5, 0, 6])), shape=(2, 10))
+    links = neighbour_links(np.array([0]), np.array([[5, 6]]), 10)
     seeds = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, 10))
-    excluded = sp.csr_matrix(([1.0], ([0], [5])), shape=(1, 10))
-    assert cold_start(seeds, plays, 2, excluded=excluded).items[0].tolist() == [6, -1]
+    excluded = sp.csr_matrix(([1.0, 1.0], ([0, 0], [5, 7])), shape=(1, 10))
+    chart = (np.array([7, 0, 3]), np.array([3.0, 2.0, 1.0], np.float32))
+    result = cold_start(seeds, links, 3, chart=chart, excluded=excluded)
+    assert result.items[0].tolist() == [6, 3, -1]
 
 
 def test_charts_rank_by_listeners_then_plays():

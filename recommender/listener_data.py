@@ -1,0 +1,263 @@
+"""What `listener_lists.lists_build` reads from the database, and refolding a few listeners.
+
+Publishing reads everyone's listening in bulk (`data.build_matrix`); a refresh reads one
+listener's with a few indexed queries. Both turn it into confidence rows the same way
+(`confidence_rows`: plays, skips and loves in the model's columns, weighted as the run was),
+and both read not-for-me and loves through the same functions. `lists_refold` is the
+one-or-few-listener path: a refresh of one listener, and the catch-up after a publication
+(`changed_since` a `read_point`).
+
+Listeners flagged as bots get no lists on either path (the matrix leaves their listens out).
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+from catalog.models import Song
+from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
+from recommender import algorithms
+from recommender.data import InteractionMatrix
+from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
+from recommender.models import ModelRun, RecommendationSet, SimilarItems
+from recommender.seeds import live_loves, loved_pairs
+from recommender.set_writer import lists_replace
+from recommender.suggestions import neighbour_links
+from recommender.training import model_run_load, weigh
+
+
+@dataclass
+class PublishedModel:
+    """A trained run as the list builder needs it: the model, its id maps and, at song
+    level, each song column's artist column over the sorted artist ids."""
+
+    model: algorithms.Recommender
+    level: str
+    listener_ids: np.ndarray
+    item_ids: np.ndarray
+    song_artist: np.ndarray | None
+    artist_ids: np.ndarray | None
+
+
+def published_model_load(run: ModelRun) -> PublishedModel:
+    model, level, listener_ids, item_ids = model_run_load(run)
+    song_artist = artist_ids = None
+    if level == "song":
+        song_artist, artist_ids = song_artists(item_ids)
+    return PublishedModel(model, level, listener_ids, item_ids, song_artist, artist_ids)
+
+
+def published_model(run: ModelRun) -> PublishedModel:
+    """The run's model, kept per process for refreshes (loading is the slow part)."""
+    # Keyed by when it was trained too: SQLite may give a new run a deleted run's id.
+    return _published_model(run.pk, run.artifact, run.finished_at)
+
+
+@lru_cache(maxsize=1)
+def _published_model(run_id: int, artifact: str, finished_at) -> PublishedModel:
+    return published_model_load(ModelRun.objects.get(pk=run_id))
+
+
+def song_artists(song_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each song's artist column, -1 unknown; the sorted artist ids)."""
+    artist_by_song = dict(
+        Song.objects.filter(pk__in=song_ids.tolist(), artist__isnull=False).values_list(
+            "pk", "artist_id"
+        )
+    )
+    song_artist_ids = np.array([artist_by_song.get(int(pk), -1) for pk in song_ids], np.int64)
+    artist_ids = np.unique(song_artist_ids[song_artist_ids >= 0])
+    return np.where(song_artist_ids >= 0, positions(artist_ids, song_artist_ids), -1), artist_ids
+
+
+def confidence_rows(
+    plays: sp.csr_matrix, skips: sp.csr_matrix, loved: sp.csr_matrix, run: ModelRun, item_ids
+) -> sp.csr_matrix:
+    """Listeners x model items confidences: plays (and skips) weighted by the run's
+    weighting, and what a listener loves counted as one play where they have not played it.
+
+    A weighting whose cell depends on the whole matrix (bm25's item frequencies) cannot give
+    one listener the value publishing gives them: use "log" or "raw" for refreshes to agree.
+    """
+    plays = sp.csr_matrix(plays, dtype=np.float32)
+    played = plays.copy()
+    played.data[:] = 1.0
+    loved = sp.csr_matrix(loved - loved.multiply(played), dtype=np.float32)
+    loved.eliminate_zeros()
+    rows = np.arange(plays.shape[0])
+    matrix = InteractionMatrix(run.level, sp.csr_matrix(plays + loved), skips, rows, item_ids)
+    return weigh(matrix, run.weighting)
+
+
+def not_for_me_pairs(level: str, listener_ids: list[int] | None = None) -> np.ndarray:
+    """Live not-for-me feedback at `level` as (listener, item) pairs."""
+    field = f"{level}_id"
+    refused = Feedback.objects.live().filter(
+        kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False}
+    )
+    if listener_ids is not None:
+        refused = refused.filter(listener_id__in=listener_ids)
+    return np.array(list(refused.values_list("listener_id", field)), dtype=np.int64).reshape(-1, 2)
+
+
+# -- one or a few listeners ---------------------------------------------------------------------
+
+
+def _counts(queryset, listener_ids: np.ndarray, item_ids: np.ndarray) -> sp.csr_matrix:
+    """(listener, item, count) rows of a query as a listeners x model items matrix."""
+    triples = np.array(list(queryset), dtype=np.int64).reshape(-1, 3)
+    rows = positions(listener_ids, triples[:, 0])
+    columns = positions(item_ids, triples[:, 1])
+    keep = (rows >= 0) & (columns >= 0)
+    return sp.csr_matrix(
+        (triples[keep, 2].astype(np.float32), (rows[keep], columns[keep])),
+        shape=(len(listener_ids), len(item_ids)),
+    )
+
+
+def listener_rows(
+    listener_ids: np.ndarray, run: ModelRun, item_ids: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """These listeners' confidence rows now, as publishing reads them for everyone, and
+    which of them get lists at all (a listen at this level, or a love)."""
+    ids = listener_ids.tolist()
+    field = f"{run.level}_id"
+    listens = Listen.objects.filter(
+        listener_id__in=ids, listener__is_flagged=False, **{f"{field}__isnull": False}
+    )
+    plays = _counts(
+        listens.values("listener_id", field)
+        .annotate(total=Sum("play_count"))
+        .values_list("listener_id", field, "total"),
+        listener_ids,
+        item_ids,
+    )
+    listening = np.isin(
+        listener_ids, list(listens.values_list("listener_id", flat=True).distinct())
+    )
+    skip_field = "song_id" if run.level == "song" else "song__artist_id"
+    skips = _counts(
+        Skip.objects.filter(
+            listener_id__in=ids, listener__is_flagged=False, **{f"{skip_field}__isnull": False}
+        )
+        .values("listener_id", skip_field)
+        .annotate(total=Count("id"))
+        .values_list("listener_id", skip_field, "total"),
+        listener_ids,
+        item_ids,
+    )
+    # The matrix holds skips only of listeners who also have plays.
+    skips = sp.csr_matrix(sp.diags(listening.astype(np.float32)) @ skips)
+    loves = loved_pairs(live_loves(ids), run.level)
+    present = listening | np.isin(listener_ids, loves[:, 0])
+    loved = cells(listener_ids, item_ids, loves)
+    return confidence_rows(plays, skips, loved, run, item_ids), present
+
+
+def stored_neighbours(set_id: int, level: str, item_ids: np.ndarray):
+    """`lists_build`'s neighbours from a set's similar-item rows (what publishing wrote)."""
+
+    def links(columns: np.ndarray) -> sp.csr_matrix:
+        stored = list(
+            SimilarItems.objects.filter(
+                recommendation_set_id=set_id, level=level, item_id__in=item_ids[columns].tolist()
+            ).values_list("item_id", "item_ids")
+        )
+        width = max((len(similar) for _, similar in stored), default=0)
+        neighbours = np.full((len(stored), width), -1, dtype=np.int64)
+        for row, (_, similar) in enumerate(stored):
+            neighbours[row, : len(similar)] = positions(item_ids, np.array(similar, np.int64))
+        sources = positions(item_ids, np.array([item for item, _ in stored], np.int64))
+        return neighbour_links(sources, neighbours, len(item_ids))
+
+    return links
+
+
+def stored_chart(charts: dict, level: str, item_ids: np.ndarray):
+    """A set's chart at `level` as (item columns, listener counts)."""
+    chart = np.array(charts.get(level, []), dtype=np.float64).reshape(-1, 2)
+    columns = positions(item_ids, chart[:, 0].astype(np.int64))
+    kept = columns >= 0
+    return columns[kept], chart[kept, 1].astype(np.float32)
+
+
+def lists_refold(
+    recommendation_set: RecommendationSet, listener_ids, *, published: PublishedModel | None = None
+) -> None:
+    """Rebuild these listeners' rows in the set from their data now, with the set's model
+    (`published`, if the caller has it loaded), as the publication built everyone's (one
+    builder: `listener_lists.lists_build`)."""
+    run = recommendation_set.run
+    published = published or published_model(run)
+    listener_ids = np.unique(np.asarray(listener_ids, dtype=np.int64))
+    item_ids, level, top_n = published.item_ids, run.level, recommendation_set.top_n
+    rows, present = listener_rows(listener_ids, run, item_ids)
+    ids = listener_ids.tolist()
+    artists = None
+    if level == "song":
+        artists = ArtistMap(
+            published.song_artist,
+            len(published.artist_ids),
+            cells(listener_ids, published.artist_ids, not_for_me_pairs("artist", ids)),
+        )
+    lists = lists_build(
+        published.model,
+        rows,
+        known_rows=positions(published.listener_ids, listener_ids),
+        excluded=cells(listener_ids, item_ids, not_for_me_pairs(level, ids)),
+        neighbours=stored_neighbours(recommendation_set.pk, level, item_ids),
+        chart=stored_chart(recommendation_set.charts, level, item_ids),
+        top_n=top_n,
+        depth=depth_of(level, top_n),
+        artists=artists,
+    )
+    written = {level: (lists.items, item_ids, top_n)}
+    if lists.artists is not None:
+        written["artist"] = (lists.artists, published.artist_ids, None)
+    lists_replace(recommendation_set, listener_ids, present, written, refreshed_at=timezone.now())
+
+
+# -- what changed since a publication read its data ---------------------------------------------
+
+
+@dataclass
+class ReadPoint:
+    """Where a publication read the listening data: the newest listen and skip ids then,
+    and every live feedback (listener, song, artist, kind, expiry) then."""
+
+    last_listen_id: int
+    last_skip_id: int
+    feedback: frozenset
+
+
+def _feedback_now() -> frozenset:
+    return frozenset(
+        Feedback.objects.live().values_list(
+            "listener_id", "song_id", "artist_id", "kind", "expires_at"
+        )
+    )
+
+
+def read_point() -> ReadPoint:
+    """Taken just before a publication reads: anything after it is `changed_since` it."""
+    return ReadPoint(
+        Listen.objects.aggregate(last=Max("id"))["last"] or 0,
+        Skip.objects.aggregate(last=Max("id"))["last"] or 0,
+        _feedback_now(),
+    )
+
+
+def changed_since(point: ReadPoint) -> list[int]:
+    """Listeners with a listen or skip stored after `point`, or whose live feedback (loves,
+    not-for-me) is not what it was: given, changed, withdrawn or expired since."""
+    listened = Listen.objects.filter(id__gt=point.last_listen_id).values_list(
+        "listener_id", flat=True
+    )
+    skipped = Skip.objects.filter(id__gt=point.last_skip_id).values_list("listener_id", flat=True)
+    feedback = {row[0] for row in point.feedback ^ _feedback_now()}
+    changed = set(listened.distinct()) | set(skipped.distinct()) | feedback
+    return sorted(Listener.objects.filter(pk__in=changed).values_list("pk", flat=True))

@@ -1,0 +1,154 @@
+"""One way to build listeners' lists from a trained model (no Django): publishing calls it for
+every listener at once, a refresh for one, so a list is the same whichever path made it.
+
+`lists_build` takes the listeners' confidence rows in the model's columns (their plays,
+skips and loves, weighted as the run was), their training rows, their not-for-me cells, the
+neighbours of items and the charts, and returns song (or artist) lists with reasons and
+fallback flags, and at song level the artist lists rolled up from them.
+
+Cold start, one rule on both paths: a listener with fewer than MIN_HISTORY items (or whom
+the model cannot rank) gets the items most similar to the few they have ("seeds"), from the
+publication's similar items (the model's own, else cosine neighbours on the plays), then the
+publication's charts; marked fallback. Why this rule and not "listeners who played your
+items also played" (the co-listener counts publishing used before): a refresh must build a
+newcomer's list in milliseconds, and the seeds' neighbours are a handful of stored rows,
+where co-listeners need every listen of everyone who played the seeds (millions for a
+popular song). They are also what the "More like this song" lists show, and they come from
+the same model that takes over at MIN_HISTORY items, so a newcomer's list changes little
+when it does. docs/README.md ("Publishing and refreshing") has the rest.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.algorithms.base import Recommender
+from recommender.suggestions import Suggestions, cold_start, roll_up, suggest
+
+# Fewer distinct items than this and a listener gets the cold-start lists, marked fallback.
+MIN_HISTORY = 3
+# At song level, this many songs per listener are ranked, for the artist roll-up.
+ROLL_UP_DEPTH = 200
+
+
+def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The place of each wanted id in `sorted_ids`; -1 where it is not there."""
+    wanted = np.asarray(wanted, dtype=np.int64)
+    found = np.searchsorted(sorted_ids, wanted)
+    found = np.minimum(found, max(len(sorted_ids) - 1, 0))
+    hit = (sorted_ids[found] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
+    return np.where(hit, found, -1)
+
+
+def cells(row_ids: np.ndarray, column_ids: np.ndarray, pairs: np.ndarray) -> sp.csr_matrix:
+    """(row id, column id) pairs as a 0/1 matrix over these sorted ids; others dropped."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    rows = positions(row_ids, pairs[:, 0])
+    columns = positions(column_ids, pairs[:, 1])
+    inside = (rows >= 0) & (columns >= 0)
+    cell = sp.csr_matrix(
+        (np.ones(inside.sum(), dtype=np.float32), (rows[inside], columns[inside])),
+        shape=(len(row_ids), len(column_ids)),
+    )
+    cell.data[:] = 1.0  # a pair given twice is still one cell
+    return cell
+
+
+@dataclass
+class ArtistMap:
+    """What rolling songs up to artists needs: each song column's artist column (-1
+    unknown), how many artist columns there are, and not-for-me cells (rows x artists)."""
+
+    song_artist: np.ndarray
+    n_artists: int
+    excluded: sp.csr_matrix
+
+    def heard(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """Listeners x artists: each artist's confidence summed over its songs in `rows`."""
+        known = self.song_artist >= 0
+        to_artist = sp.csr_matrix(
+            (
+                np.ones(known.sum(), np.float32),
+                (np.flatnonzero(known), self.song_artist[known]),
+            ),
+            shape=(len(self.song_artist), self.n_artists),
+        )
+        return sp.csr_matrix(rows @ to_artist)
+
+
+@dataclass
+class ListenerLists:
+    """Row for row of the input: the lists at the run's level (`depth` wide; write the first
+    top_n) and, at song level, the artist lists (top_n wide)."""
+
+    items: Suggestions
+    artists: Suggestions | None
+
+
+def depth_of(level: str, top_n: int) -> int:
+    """How many items to rank per listener: enough for the artist roll-up at song level."""
+    return max(top_n, ROLL_UP_DEPTH) if level == "song" else top_n
+
+
+def lists_build(
+    model: Recommender,
+    rows: sp.csr_matrix,
+    *,
+    known_rows: np.ndarray,
+    excluded: sp.csr_matrix,
+    neighbours: Callable[[np.ndarray], sp.csr_matrix],
+    chart: tuple[np.ndarray, np.ndarray],
+    top_n: int,
+    depth: int,
+    artists: ArtistMap | None = None,
+) -> ListenerLists:
+    """Every row's lists: the model's where the listener has MIN_HISTORY items and the model
+    ranks them, else the cold start (module doc). Reasons for the first top_n slots.
+
+    `rows`: confidences in the model's columns; `known_rows`: each listener's training row
+    (-1 unknown); `excluded`: not-for-me cells; `neighbours(seed columns)`: an items x items
+    links matrix holding at least those rows (`suggestions.neighbour_links`); `chart`: item
+    columns best first and their listener counts; `artists`: given at song level.
+    """
+    rows = sp.csr_matrix(rows, dtype=np.float32)
+    excluded = sp.csr_matrix(excluded)
+    history = np.diff(rows.indptr)
+    lists = Suggestions.empty(rows.shape[0], depth)
+    warm = np.flatnonzero(history >= MIN_HISTORY)
+    if len(warm):
+        ranked = suggest(
+            model,
+            rows[warm],
+            depth,
+            known_rows=np.asarray(known_rows)[warm],
+            excluded=excluded[warm],
+            explain=top_n,
+        )
+        lists.place(warm, ranked)
+    cold = np.flatnonzero((history < MIN_HISTORY) | (lists.items[:, 0] < 0))
+    if len(cold):
+        seeds = rows[cold]
+        links = neighbours(np.unique(seeds.indices))
+        lists.place(cold, cold_start(seeds, links, depth, chart=chart, excluded=excluded[cold]))
+    return ListenerLists(
+        lists, None if artists is None else _artist_lists(model, lists, rows, artists, top_n)
+    )
+
+
+def _artist_lists(
+    model: Recommender, songs: Suggestions, rows: sp.csr_matrix, artists: ArtistMap, top_n: int
+) -> Suggestions:
+    """Artist lists rolled up from the song lists, never an artist heard or refused."""
+    blocked = sp.csr_matrix(artists.heard(rows) + artists.excluded)
+    lists, best_songs = roll_up(songs, artists.song_artist, top_n, heard_artists=blocked)
+    # A model's artist reason: the artist of what led to its best song (found here, as the
+    # model explained only the songs that are listed).
+    modelled = np.flatnonzero(~lists.fallback)
+    if len(modelled):
+        reasons = model.reasons(rows[modelled], best_songs[modelled])
+        lists.reasons[modelled] = np.where(
+            reasons >= 0, artists.song_artist[np.maximum(reasons, 0)], -1
+        )
+    return lists
