@@ -37,6 +37,7 @@ def build(
 
     from listening.generator import generate
     from listening.listen_import import listen_import_create, listen_import_run
+    from musicsite.jobs import JobStatus
 
     empty_listening_data(connection)
     with tempfile.TemporaryDirectory() as folder:
@@ -52,18 +53,19 @@ def build(
         )
         started = time.perf_counter()
         batch = listen_import_run(batch_id=listen_import_create(path=path).pk)
-    assert batch.status == "succeeded", batch.error
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
     return {"loaded": batch.rows_loaded, "import_seconds": time.perf_counter() - started}
 
 
 def report_once() -> dict:
     django_setup()
     from listening.exploration.report import exploration_report_create, exploration_report_run
+    from musicsite.jobs import JobStatus
 
     started = time.perf_counter()
     report = exploration_report_run(report_id=exploration_report_create().pk)
     seconds = time.perf_counter() - started
-    assert report.status == "succeeded", report.error
+    assert report.status == JobStatus.SUCCEEDED, report.error
     return {
         "seconds": seconds,
         "peak_rss_mb": peak_rss_mb(),

@@ -121,13 +121,14 @@ def import_once(path: Path) -> dict:
     from django.db import connection
 
     from listening.listen_import import listen_import_create, listen_import_run
+    from musicsite.jobs import JobStatus
 
     empty_listening_data(connection)
     started = time.perf_counter()
     batch = listen_import_create(path=path, format="taste-profile")
     batch = listen_import_run(batch_id=batch.pk)
     seconds = time.perf_counter() - started
-    assert batch.status == "succeeded", batch.error
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
     return {
         "rows": batch.rows_read,
         "loaded": batch.rows_loaded,

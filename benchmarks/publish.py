@@ -36,11 +36,12 @@ def build(listeners: int, songs: int, listens: int) -> dict:
 
 def train(algorithm: str) -> dict:
     django_setup()
+    from musicsite.jobs import JobStatus
     from recommender.training import model_run_create, model_run_train
 
     run = model_run_create(algorithm=algorithm, level="song")
     run = model_run_train(run_id=run.pk)
-    assert run.status == "succeeded", run.error
+    assert run.status == JobStatus.SUCCEEDED, run.error
     return {
         "run": run.pk,
         "fit_seconds": run.timings["fit_seconds"],
@@ -88,6 +89,7 @@ def main() -> None:
     ensure_database()
     django_setup()
     from listening.models import Listener
+    from musicsite.jobs import JobStatus
     from recommender.models import ModelRun
 
     if args.rebuild or Listener.objects.count() < args.listeners * 0.9:
@@ -96,7 +98,7 @@ def main() -> None:
         )
         print(f"built: {built['loaded']:,} listens imported in {built['import_seconds']:.0f} s")
     run = (
-        ModelRun.objects.filter(status="succeeded", algorithm=args.algorithm, level="song")
+        ModelRun.objects.filter(status=JobStatus.SUCCEEDED, algorithm=args.algorithm, level="song")
         .order_by("-pk")
         .first()
     )

@@ -61,13 +61,14 @@ def hetrec() -> dict:
     django_setup()
     from listening.listen_import import listen_import_create, listen_import_run
     from listening.models import Listen
+    from musicsite.jobs import JobStatus
     from recommender import algorithms
     from recommender.algorithms.weighting import confidence
     from recommender.data import build_matrix
 
     if not Listen.objects.exists():
         batch = listen_import_run(batch_id=listen_import_create(path=HETREC).pk)
-        assert batch.status == "succeeded", batch.error
+        assert batch.status == JobStatus.SUCCEEDED, batch.error
     matrix = build_matrix("artist")
     user_items = confidence(matrix.plays, scheme="log", alpha=1.0, skips=matrix.skips)
     times = {}

@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from catalog.admin_tools import BigTableAdmin
+from musicsite.jobs import JobStatus
 
 from . import tasks
 from .exploration.report import exploration_report_create
@@ -146,7 +147,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     @admin.display(description="explore this data")
     def explore(self, batch: ImportBatch) -> str:
-        if batch.status != "succeeded":
+        if batch.status != JobStatus.SUCCEEDED:
             return "when the import has succeeded"
         return format_html(
             '<a href="{}">Explore this data</a> (the exploration reports, with a button to'

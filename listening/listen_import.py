@@ -20,7 +20,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from musicsite.jobs import JobStatus
+from musicsite.jobs import JobStatus, job_run
 
 from .ingest.background import ahead
 from .ingest.catalog_resolver import CatalogResolver
@@ -129,15 +129,25 @@ def listen_import_run(
     dry_run: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ImportBatch:
-    """Run an import batch to the end and record its outcome on its row.
+    """Run an import batch in this process: `listen_import_load` in the job lifecycle."""
+    return job_run(
+        ImportBatch,
+        batch_id,
+        lambda batch: listen_import_load(batch, dry_run=dry_run, on_progress=on_progress),
+    )
+
+
+def listen_import_load(
+    batch: ImportBatch,
+    *,
+    dry_run: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> None:
+    """Load a running batch to the end and record its outcome and report on its row.
 
     Expected failures (a malformed file, a cancel) are recorded and not raised; anything
-    else is recorded and raised, so the task's log has its traceback.
+    else is recorded and raised (the job lifecycle adds its traceback).
     """
-    batch = ImportBatch.objects.get(pk=batch_id)
-    if batch.is_finished:
-        return batch
-    batch.mark_running()
     report = CleaningReport()
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         try:
@@ -160,7 +170,6 @@ def listen_import_run(
         else:
             status, error = JobStatus.SUCCEEDED, ""
         _finish(batch, report, rejected, status, error)
-    return batch
 
 
 def _finish(batch, report, rejected, status, error) -> None:

@@ -9,20 +9,24 @@ from musicsite.db import roomy_sorts
 from .models import DataSnapshot, Listen, Listener
 
 
-def data_snapshot_create() -> DataSnapshot:
+def data_snapshot_create(*, last_listen_id: int | None = None) -> DataSnapshot:
     """Record the size of the listening data now, in one aggregate query.
 
     Counts are of listeners, songs and artists that have at least one listen, i.e. what
-    a model trained now would see.
+    a model trained now would see. With `last_listen_id`, of the listens up to it only (a
+    caller that fixed the bound first, to read the matrix meanwhile).
     """
+    listens = Listen.objects.all()
+    if last_listen_id is not None:
+        listens = listens.filter(id__lte=last_listen_id)
     with roomy_sorts():
-        figures = _snapshot_figures()
+        figures = _snapshot_figures(listens)
     figures["play_total"] = figures["play_total"] or 0
     return DataSnapshot.objects.create(**figures)
 
 
-def _snapshot_figures() -> dict:
-    return Listen.objects.aggregate(
+def _snapshot_figures(listens) -> dict:
+    return listens.aggregate(
         listens=Count("id"),
         play_total=Sum("play_count"),
         listeners=Count("listener", distinct=True),

@@ -2,9 +2,12 @@
 
 from celery import shared_task
 
+from musicsite.job_task import JobTask
+
 from . import listen_import, services
 from .charts import charts_compute
-from .exploration import report
+from .exploration import report as exploration
+from .models import ExplorationReport, ImportBatch
 
 
 @shared_task
@@ -13,16 +16,16 @@ def data_snapshot_create() -> int:
     return services.data_snapshot_create().pk
 
 
-@shared_task(acks_late=True)
-def listen_import_run(batch_id: int) -> str:
+@shared_task(base=JobTask, job_model=ImportBatch)
+def listen_import_run(batch: ImportBatch) -> None:
     """Run one ImportBatch; its row records progress, report and any failure."""
-    return listen_import.listen_import_run(batch_id=batch_id).status
+    listen_import.listen_import_load(batch)
 
 
-@shared_task(acks_late=True)
-def exploration_report_run(report_id: int) -> str:
+@shared_task(base=JobTask, job_model=ExplorationReport)
+def exploration_report_run(report: ExplorationReport) -> None:
     """Compute one exploration report; its row records figures, charts or the failure."""
-    return report.exploration_report_run(report_id=report_id).status
+    exploration.exploration_report_compute(report)
 
 
 @shared_task(ignore_result=True)

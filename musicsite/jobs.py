@@ -4,11 +4,16 @@ Imports, training runs, evaluations and publications inherit this, so the admin 
 them all alike and a crashed worker leaves an honest record instead of a silent gap.
 """
 
+import logging
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection, models
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 # What a lost database connection raises (a restart, a failover, a network cut).
 DATABASE_LOST = (OperationalError, InterfaceError)
@@ -58,6 +63,10 @@ class Job(models.Model):
         return self.status in FINISHED_STATUSES
 
     @property
+    def has_failed(self) -> bool:
+        return self.status == JobStatus.FAILED
+
+    @property
     def duration_seconds(self) -> float | None:
         """Wall time from start to finish (or to now, while it runs)."""
         if self.started_at is None:
@@ -94,3 +103,53 @@ class Job(models.Model):
         )
         self.refresh_from_db()
         return bool(reopened)
+
+
+J = TypeVar("J", bound=Job)
+
+
+def failure_text(error: BaseException) -> str:
+    """What a failed job's row says: the error on the first line (what lists and commands
+    show), then its whole traceback, with the errors it arose from."""
+    return f"{type(error).__name__}: {error}\n" + "".join(traceback.format_exception(error))
+
+
+def job_run(
+    model: type[J],
+    job_id: int,
+    work: Callable[[J], object],
+    *,
+    also: Sequence[str] = (),
+    finishes: bool = True,
+) -> J:
+    """The one lifecycle of a job row, around `work(job)`; the row, as it ended.
+
+    A finished row is returned untouched (a task delivered twice does the work once). The
+    row is marked running (unless an earlier step of a job spanning several tasks did), and
+    the run is timed. A failure is recorded with its traceback (and the fields named in
+    `also`), on a new connection if the database connection was what failed, and raised.
+    When `work` returns, the row succeeds unless `work` ended it itself (an import that was
+    cancelled, a pipeline that was) or, with `finishes=False`, a later task finishes it.
+    `musicsite.job_task.JobTask` runs every job task through this; services called in
+    process (commands, the in-process pipeline) use it directly.
+    """
+    job = model.objects.get(pk=job_id)
+    if job.is_finished:
+        return job
+    if job.status != JobStatus.RUNNING:
+        job.mark_running()
+    label, started = f"{model._meta.label} {job_id}", time.perf_counter()
+    try:
+        work(job)
+    except Exception as error:
+        job.mark_failed(failure_text(error), also=also)
+        log.warning("%s failed after %.1f s: %s", label, time.perf_counter() - started, error)
+        raise
+    seconds = time.perf_counter() - started
+    if job.status == JobStatus.RUNNING and finishes:
+        if any(field.name == "compute_seconds" for field in model._meta.concrete_fields):
+            job.compute_seconds = seconds
+            job.save(update_fields=["compute_seconds"])
+        job.mark_succeeded()
+    log.info("%s %s in %.1f s", label, job.status, seconds)
+    return job

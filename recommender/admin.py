@@ -113,7 +113,7 @@ class ModelRunAdmin(admin.ModelAdmin):
     @admin.action(description="Publish the selected run (as a background task)")
     def publish(self, request, queryset):
         runs = list(queryset)
-        if len(runs) != 1 or runs[0].status != "succeeded":
+        if len(runs) != 1 or runs[0].status != JobStatus.SUCCEEDED:
             self.message_user(
                 request, "Select exactly one trained (succeeded) run to publish.", messages.ERROR
             )

@@ -5,6 +5,10 @@ per ten million rows, on SQLite in large fetches) and become a scipy CSR matrix,
 sums each listener's plays of an item: no Python loop over listens. Flagged listeners
 (bots) are left out. Rows and columns are the sorted database ids, so the maps are two
 arrays.
+
+A matrix can be pinned to a data snapshot: given the snapshot's `last_listen_id`, only the
+listens up to it are read, so every step that reads "the snapshot" reads the same listens,
+whatever arrived since.
 """
 
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ class InteractionMatrix:
     skips: sp.csr_matrix  # float32 skip counts, same shape (negative feedback)
     listener_ids: np.ndarray  # row -> Listener.pk (sorted)
     item_ids: np.ndarray  # column -> Song.pk or Artist.pk (sorted)
+    last_listen_id: int | None = None  # the newest listen read, when pinned to a snapshot
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -105,22 +110,35 @@ def _epoch_seconds(column: str) -> str:
     return f"COALESCE(CAST(strftime('%s', {column}) AS INTEGER), {NO_TIME})"
 
 
-def _listens(item: str, not_flagged: str, *, with_times: bool) -> pd.DataFrame:
-    """Every unflagged listen of an item (listener, item, value[, at]), by ranges of ids."""
+def newest_listen_id() -> int:
+    """The id of the newest listen (0 when there is none): what a snapshot taken now pins."""
+    return Listen.objects.aggregate(newest=Max("id"))["newest"] or 0
+
+
+def _listens(
+    item: str, not_flagged: str, *, with_times: bool, last_listen_id: int | None = None
+) -> pd.DataFrame:
+    """Every unflagged listen of an item (listener, item, value[, at]), by ranges of ids,
+    up to `last_listen_id` when given."""
     names = ("listener", "item", "value", "at") if with_times else ("listener", "item", "value")
     at = f", {_epoch_seconds('played_at')} AS at" if with_times else ""
-    bounds = Listen.objects.aggregate(low=Min("id"), high=Max("id"))
+    listens = Listen.objects.all()
+    if last_listen_id is not None:
+        listens = listens.filter(id__lte=last_listen_id)
+    bounds = listens.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
         return pd.DataFrame({name: np.empty(0, np.int64) for name in names})
-    step = POSTGRES_ROWS_PER_QUERY if connection.vendor == "postgresql" else bounds["high"] + 1
+    high = bounds["high"]  # the last id read: a pinned matrix reads nothing past it
+    step = POSTGRES_ROWS_PER_QUERY if connection.vendor == "postgresql" else high + 1
     parts = [
         _integers(
             f"SELECT CAST(listener_id AS bigint) AS listener, CAST({item} AS bigint) AS item,"
             f" CAST(play_count AS bigint) AS value{at} FROM {Listen._meta.db_table}"
-            f" WHERE {item} IS NOT NULL AND {not_flagged} AND id > {low} AND id <= {low + step}",
+            f" WHERE {item} IS NOT NULL AND {not_flagged}"
+            f" AND id > {low} AND id <= {min(low + step, high)}",
             names,
         )
-        for low in range(bounds["low"] - 1, bounds["high"], step)
+        for low in range(bounds["low"] - 1, high, step)
     ]
     return pd.concat(parts, ignore_index=True)
 
@@ -133,8 +151,13 @@ def recency_weights(at: np.ndarray, half_life_days: float) -> np.ndarray:
     return np.where(timed, 0.5 ** (age_days / half_life_days), 1.0)
 
 
-def build_matrix(level: str, *, half_life_days: float | None = None) -> InteractionMatrix:
+def build_matrix(
+    level: str, *, half_life_days: float | None = None, last_listen_id: int | None = None
+) -> InteractionMatrix:
     """The listener x `level` matrix of every listen of listeners not flagged as bots.
+
+    With `last_listen_id` (a snapshot's), only the listens up to that id: the snapshot's
+    matrix, the same however often it is built (0 reads none).
 
     With `half_life_days`, each timed play counts 0.5 ** (age / half-life), age measured
     back from the newest listen, so recent listening weighs more (a time-decayed popularity
@@ -148,7 +171,9 @@ def build_matrix(level: str, *, half_life_days: float | None = None) -> Interact
     not_flagged = f"listener_id IN (SELECT id FROM {listeners} WHERE NOT is_flagged)"
     # Listens are not grouped in SQL: the CSR constructor below sums a pair's rows, which
     # is faster than a GROUP BY whose result must cross the wire anyway.
-    plays = _listens(item, not_flagged, with_times=half_life_days is not None)
+    plays = _listens(
+        item, not_flagged, with_times=half_life_days is not None, last_listen_id=last_listen_id
+    )
     values = plays["value"].to_numpy(np.float64)
     if half_life_days is not None:
         values = values * recency_weights(plays["at"].to_numpy(), half_life_days)
@@ -176,18 +201,21 @@ def build_matrix(level: str, *, half_life_days: float | None = None) -> Interact
         shape=shape,
         dtype=np.float32,
     )
-    return InteractionMatrix(level, matrix, skip_matrix, listener_ids, item_ids)
+    return InteractionMatrix(level, matrix, skip_matrix, listener_ids, item_ids, last_listen_id)
 
 
 def first_play_times(matrix: InteractionMatrix) -> sp.csr_matrix:
     """Each cell's first timed play, as Unix seconds, in `matrix`'s rows and columns.
 
     What a temporal split needs: an item a listener first heard before the cut-off belongs to
-    their past. Cells with no timed play (aggregated counts) hold no value.
+    their past. Cells with no timed play (aggregated counts) hold no value. A pinned matrix's
+    times are read from the same listens.
     """
     listeners = Listener._meta.db_table
     not_flagged = f"listener_id IN (SELECT id FROM {listeners} WHERE NOT is_flagged)"
-    listens = _listens(f"{matrix.level}_id", not_flagged, with_times=True)
+    listens = _listens(
+        f"{matrix.level}_id", not_flagged, with_times=True, last_listen_id=matrix.last_listen_id
+    )
     listens = listens[listens["at"] != NO_TIME]
     first = listens.groupby(["listener", "item"], as_index=False)["at"].min()
     rows = matrix.rows_of(first["listener"].to_numpy())

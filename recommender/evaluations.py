@@ -1,19 +1,35 @@
-"""Evaluation jobs: compare algorithms under one protocol and pick the candidate to publish."""
+"""Evaluation jobs: compare algorithms under one protocol and pick the candidate to publish.
 
-import time
-import traceback
+An evaluation reads one data snapshot: the one it was created with (a pipeline's), or one it
+takes when it starts.
+"""
+
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from listening.models import DataSnapshot
 from listening.services import data_snapshot_create
+from musicsite.jobs import job_run
 
 from . import algorithms
 from . import evaluation_charts as charts
-from .data import LEVELS, build_matrix, first_play_times
+from .data import LEVELS, InteractionMatrix, build_matrix, first_play_times
 from .evaluation.protocol import Protocol, algorithm_of, evaluate
 from .models import Evaluation
+
+
+def protocol_weighted(weighting: Mapping[str, Any], **settings: Any) -> Protocol:
+    """A protocol that weighs plays as a model run with `weighting` is trained (scheme,
+    alpha, skip penalty, half-life): what it measures is what would be served."""
+    return Protocol(
+        weighting=weighting.get("scheme", "log"),
+        alpha=float(weighting.get("alpha", 1.0)),
+        skip_penalty=float(weighting.get("skip_penalty", 0.0)),
+        half_life_days=weighting.get("half_life_days"),
+        **settings,
+    )
 
 
 def evaluation_create(
@@ -22,9 +38,11 @@ def evaluation_create(
     level: str = "song",
     protocol: Protocol | None = None,
     metric: str = "ndcg@10",
+    snapshot: DataSnapshot | None = None,
     created_by=None,
 ) -> Evaluation:
-    """Record a comparison to run; algorithms and protocol are checked now."""
+    """Record a comparison to run (on `snapshot`'s listens, if given); algorithms and
+    protocol are checked now."""
     if level not in LEVELS:
         raise ValidationError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     if not algorithm_params:
@@ -40,41 +58,58 @@ def evaluation_create(
         algorithms={label: dict(params) for label, params in algorithm_params.items()},
         protocol=protocol.to_dict(),
         metric=metric,
+        snapshot=snapshot,
         created_by=created_by,
     )
 
 
-def evaluation_run(*, evaluation_id: int) -> Evaluation:
-    """Split, train, score, compare; store the results, charts and the candidate."""
-    evaluation = Evaluation.objects.get(pk=evaluation_id)
-    if evaluation.is_finished:
-        return evaluation
-    evaluation.mark_running()
-    started = time.perf_counter()
-    try:
-        protocol = Protocol(**{**evaluation.protocol, "ks": tuple(evaluation.protocol["ks"])})
+def evaluation_run(*, evaluation_id: int, matrix: InteractionMatrix | None = None) -> Evaluation:
+    """Run an evaluation in this process: `evaluation_compute` in the job lifecycle."""
+    return job_run(
+        Evaluation, evaluation_id, lambda evaluation: evaluation_compute(evaluation, matrix=matrix)
+    )
+
+
+def evaluation_protocol(evaluation: Evaluation) -> Protocol:
+    return Protocol(**{**evaluation.protocol, "ks": tuple(evaluation.protocol["ks"])})
+
+
+def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | None = None) -> None:
+    """Split, train, score, compare; the running row gets the results, charts and candidate.
+
+    `matrix`: the evaluation's snapshot's matrix, when the caller has it already (built with
+    the protocol's half-life); otherwise it is read, up to the snapshot's last listen.
+    """
+    protocol = evaluation_protocol(evaluation)
+    if evaluation.snapshot is None:
         evaluation.snapshot = data_snapshot_create()
-        matrix = build_matrix(evaluation.level)
-        if matrix.plays.nnz == 0:
-            raise ValueError(f"no listens at {evaluation.level} level to evaluate")
-        times = first_play_times(matrix) if protocol.split == "temporal" else None
-        comparison = evaluate(matrix.plays, evaluation.algorithms, protocol, times=times)
-        comparison["protocol"]["level"] = evaluation.level
-        results = comparison["results"]
-        evaluation.results = comparison
-        evaluation.candidate = max(
-            results, key=lambda label: results[label].get(evaluation.metric, 0)
+        evaluation.save(update_fields=["snapshot"])
+    last_listen_id = evaluation.snapshot.last_listen_id or 0
+    if matrix is None:
+        matrix = build_matrix(
+            evaluation.level,
+            half_life_days=protocol.half_life_days,
+            last_listen_id=last_listen_id,
         )
-        evaluation.charts = _charts(results, protocol)
-    except Exception as error:
-        evaluation.mark_failed(
-            f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}", also=["snapshot"]
-        )
-        raise
-    evaluation.compute_seconds = time.perf_counter() - started
-    evaluation.save(update_fields=["snapshot", "results", "candidate", "charts", "compute_seconds"])
-    evaluation.mark_succeeded()
-    return evaluation
+    elif matrix.last_listen_id != last_listen_id:
+        raise ValueError(f"the matrix given is not of the evaluation's {evaluation.snapshot}")
+    if matrix.plays.nnz == 0:
+        raise ValueError(f"no listens at {evaluation.level} level to evaluate")
+    times = first_play_times(matrix) if protocol.split == "temporal" else None
+    skips = matrix.skips if protocol.skip_penalty else None
+    comparison = evaluate(matrix.plays, evaluation.algorithms, protocol, times=times, skips=skips)
+    comparison["protocol"]["level"] = evaluation.level
+    comparison["data"] = {
+        "snapshot": evaluation.snapshot.pk,
+        "last_listen_id": last_listen_id,
+        "listeners": matrix.shape[0],
+        "items": matrix.shape[1],
+    }
+    results = comparison["results"]
+    evaluation.results = comparison
+    evaluation.candidate = max(results, key=lambda label: results[label].get(evaluation.metric, 0))
+    evaluation.charts = _charts(results, protocol)
+    evaluation.save(update_fields=["results", "candidate", "charts"])
 
 
 def _charts(results: Mapping[str, Mapping[str, Any]], protocol: Protocol) -> dict[str, str]:

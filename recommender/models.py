@@ -135,7 +135,7 @@ class ListenerRecommendations(models.Model):
 
 class PendingRefresh(models.Model):
     """A listener's refresh that could not be queued (the broker was down): sent again by
-    `refresh.resend_pending` once the broker is back (beat runs it every minute)."""
+    `tasks.resend_pending` once the broker is back (beat runs it every minute)."""
 
     listener = models.OneToOneField(
         "listening.Listener", on_delete=models.CASCADE, primary_key=True, related_name="+"

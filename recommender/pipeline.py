@@ -1,42 +1,54 @@
-"""The whole workflow as one job: snapshot → exploration → training → evaluation → publication.
+"""The whole workflow as one job: snapshot → exploration → evaluation → training → publication.
+
+One data snapshot per run, bounded by its last listen, read by every step: the exploration
+describes it, the evaluation compares every candidate on one split of its matrix (weighing
+plays as the winner will be trained: scheme, skip penalty, half-life), only the winner is
+trained, on the whole snapshot, and that run is published. So the evaluation's comparison
+and the published run name the same snapshot, and no fit is thrown away. The candidate is
+trained and published only if it beats the active set's model (evaluated on the same split)
+beyond its confidence interval; otherwise the active set stays, training and publishing are
+skipped, and `decision` says why.
 
 One pipeline at a time: a run takes the lock (a unique column) when it is created and gives
 it back when it ends; a run whose worker died stops sending heartbeats and is reaped after
 STALE_AFTER, so the lock cannot be held forever. Each step's status, times, figures and
-error are on the row as it goes. The evaluation's candidate is published only if it beats
-the active set's model (evaluated on the same split) beyond its confidence interval;
-otherwise the active set stays and `decision` says why.
+error are on the row as it goes.
 
-It runs in three parts so that a Celery canvas can train the candidates in parallel:
-`pipeline_prepare` (snapshot, exploration, one ModelRun per candidate), `pipeline_train`
-for each candidate, and `pipeline_conclude` once all are trained (evaluation, publication).
-`pipeline_run` runs the three in this process, one candidate after another.
+It runs in four parts, each given the running row by the job lifecycle
+(`musicsite.jobs.job_run`): `pipeline_prepare` (snapshot, exploration), `pipeline_evaluate`,
+`pipeline_train` and `pipeline_publish`. The Celery canvas runs them as a chain of tasks, which
+may run in different processes: each reads the same bounded snapshot. `pipeline_run` runs the
+four in this process and builds the snapshot's matrix once, for the evaluation and the winner.
 """
 
+import functools
 import logging
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from listening.exploration.report import exploration_report_create, exploration_report_run
+from listening.models import DataSnapshot
 from listening.services import data_snapshot_create
-from musicsite.jobs import FINISHED_STATUSES, JobStatus, on_a_live_connection
+from musicsite.jobs import JobStatus, job_run, on_a_live_connection
 
 from . import algorithms, publishing
-from .data import LEVELS
-from .evaluations import evaluation_create, evaluation_run
+from .data import LEVELS, InteractionMatrix
+from .evaluation.protocol import algorithm_of
+from .evaluations import evaluation_create, evaluation_run, protocol_weighted
 from .models import ModelRun, PipelineRun, RecommendationSet, SetStatus
-from .training import model_run_create, model_run_train
+from .training import DEFAULT_WEIGHTING, model_run_create, model_run_train, snapshot_matrix
 
 log = logging.getLogger(__name__)
 
-STEPS = ("snapshot", "explore", "train", "evaluate", "publish")
+STEPS = ("snapshot", "explore", "evaluate", "train", "publish")
+WAITING, SKIPPED = "waiting", "skipped"  # a step's statuses besides JobStatus's
 DEFAULT_ALGORITHMS = ("popularity", "item_knn", "rp3beta", "als")
 ACTIVE_LABEL = "active"
 
@@ -73,9 +85,12 @@ def pipeline_create(
     algorithm_names: Sequence[str] = DEFAULT_ALGORITHMS,
     level: str = "song",
     metric: str = "ndcg@10",
+    weighting: Mapping[str, Any] | None = None,
     created_by=None,
 ) -> PipelineRun:
-    """A queued run holding the lock; PipelineBusy when another one holds it."""
+    """A queued run holding the lock; PipelineBusy when another one holds it. `weighting`
+    (over training's defaults, e.g. {"half_life_days": 90}) is how the winner is trained,
+    and so how the evaluation weighs plays; the train step keeps it."""
     if level not in LEVELS:
         raise ValidationError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     unknown = [name for name in algorithm_names if name not in algorithms.ALGORITHMS]
@@ -83,6 +98,8 @@ def pipeline_create(
         raise ValidationError(
             f"name known algorithms (not {unknown}); known: {', '.join(algorithms.ALGORITHMS)}"
         )
+    steps: dict[str, dict] = {name: {"status": WAITING} for name in STEPS}
+    steps["train"]["weighting"] = {**DEFAULT_WEIGHTING, **(weighting or {})}
     reap_stale()
     try:
         with transaction.atomic():
@@ -92,7 +109,7 @@ def pipeline_create(
                 metric=metric,
                 lock=PipelineRun.LOCK,
                 heartbeat_at=timezone.now(),
-                steps={name: {"status": "waiting"} for name in STEPS},
+                steps=steps,
                 created_by=created_by,
             )
     except IntegrityError as error:
@@ -106,8 +123,8 @@ def pipeline_create(
 class _Steps:
     """Records each step on the row as it starts, ends or fails (and the heartbeat)."""
 
-    def __init__(self, run: PipelineRun, say: Callable[[str], None]):
-        self.run, self.say = run, say
+    def __init__(self, run: PipelineRun, say: Callable[[str], None] | None):
+        self.run, self.say = run, say or (lambda step: None)
 
     def save(self, **fields) -> None:
         self.run.heartbeat_at = timezone.now()
@@ -127,12 +144,16 @@ class _Steps:
             raise PipelineCancelled(f"cancelled before the {name} step")
         self.say(name)
         log.info("pipeline %s: %s started", self.run.pk, name)
-        self.run.steps[name] = {"status": "running", "started_at": timezone.now().isoformat()}
+        self.run.steps[name] = {
+            **self.run.steps.get(name, {}),
+            "status": JobStatus.RUNNING,
+            "started_at": timezone.now().isoformat(),
+        }
         self.save()
 
     def succeed(self, name: str, figures: dict) -> dict:
         self.run.steps[name].update(
-            status="succeeded",
+            status=JobStatus.SUCCEEDED,
             finished_at=timezone.now().isoformat(),
             seconds=self._seconds(name),
             figures=figures,
@@ -145,7 +166,9 @@ class _Steps:
 
     def fail(self, name: str, error: Exception) -> None:
         self.run.steps[name].update(
-            status="failed", seconds=self._seconds(name), error=f"{type(error).__name__}: {error}"
+            status=JobStatus.FAILED,
+            seconds=self._seconds(name),
+            error=f"{type(error).__name__}: {error}",
         )
         self.save()
         log.warning("pipeline %s: %s failed: %s", self.run.pk, name, self.run.steps[name]["error"])
@@ -160,155 +183,135 @@ class _Steps:
         return self.succeed(name, figures)
 
 
-def _stopped(run: PipelineRun, error: Exception) -> PipelineRun:
-    """End the run as cancelled (returned) or failed (re-raised), giving the lock back
-    (recorded on a new connection if the database connection was what failed)."""
-    run.lock = None
-    if isinstance(error, PipelineCancelled):
-        run.status, run.finished_at, run.error = JobStatus.CANCELLED, timezone.now(), str(error)
-        on_a_live_connection(
-            lambda: run.save(update_fields=["status", "finished_at", "error", "lock", "steps"])
-        )
-        return run
-    run.mark_failed(
-        f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}",
-        also=["lock", "steps"],
+def _end(run: PipelineRun, status: str, error: str = "") -> None:
+    """End the run (succeeded or cancelled) and give the lock back."""
+    run.status, run.finished_at, run.error, run.lock = status, timezone.now(), error, None
+    fields = ["status", "finished_at", "error", "lock", "steps", "progress", "heartbeat_at"]
+    if status == JobStatus.SUCCEEDED:
+        run.progress = 1.0
+    run.heartbeat_at = timezone.now()
+    on_a_live_connection(
+        lambda: run.save(update_fields=[*fields, "decision", "evaluation", "published_set"])
     )
-    raise error
+
+
+def _part(body: Callable[..., Any]) -> Callable[..., Any]:
+    """One part of the pipeline, on its running row: a cancel ends the run as cancelled; a
+    failure gives the lock back and is raised (the job lifecycle records it on the row)."""
+
+    @functools.wraps(body)
+    def part(run: PipelineRun, **options):
+        try:
+            return body(run, **options)
+        except PipelineCancelled as cancelled:
+            _end(run, JobStatus.CANCELLED, str(cancelled))
+        except Exception:
+            run.lock = None
+            on_a_live_connection(lambda: run.save(update_fields=["lock", "steps"]))
+            raise
+        return None
+
+    return part
 
 
 def pipeline_run(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> PipelineRun:
-    """Every step in this process, the candidates trained one after another. (The Celery
-    task runs the same three parts with the candidates trained in parallel.)"""
-    for model_run_id in pipeline_prepare(run_id=run_id, on_progress=on_progress):
-        pipeline_train(run_id=run_id, model_run_id=model_run_id, on_progress=on_progress)
-    return pipeline_conclude(run_id=run_id, on_progress=on_progress)
+    """Every part in this process, the snapshot's matrix built once for the evaluation and
+    the winner's training. (The Celery canvas runs the same parts as a chain of tasks.)"""
+
+    def every_part(run: PipelineRun) -> None:
+        matrix = None
+        pipeline_prepare(run, on_progress=on_progress)
+        if run.status == JobStatus.RUNNING:
+            matrix = pipeline_evaluate(run, on_progress=on_progress)
+        if run.status == JobStatus.RUNNING:
+            pipeline_train(run, matrix=matrix, on_progress=on_progress)
+        if run.status == JobStatus.RUNNING:
+            pipeline_publish(run, on_progress=on_progress)
+
+    return job_run(PipelineRun, run_id, every_part, finishes=False)
 
 
-def pipeline_prepare(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> list[int]:
-    """Snapshot and explore, then start the train step: one ModelRun per candidate, their
-    ids returned; none when the run had finished or is cancelled. A failure is recorded
-    on the run and raised."""
-    run = PipelineRun.objects.get(pk=run_id)
-    if run.is_finished:
-        return []
-    run.mark_running()
-    steps = _Steps(run, on_progress or (lambda step: None))
-    try:
-        steps.do("snapshot", _snapshot)
-        steps.do("explore", _explore)
-        steps.start("train")
-        try:
-            candidates = {
-                name: model_run_create(algorithm=name, level=run.level).pk
-                for name in run.algorithms
-            }
-        except Exception as error:
-            steps.fail("train", error)
-            raise
-    except Exception as error:
-        _stopped(run, error)
-        return []
-    run.steps["train"]["runs"] = candidates
-    steps.save()
-    return list(candidates.values())
+@_part
+def pipeline_prepare(run: PipelineRun, *, on_progress: Callable[[str], None] | None = None):
+    """The snapshot every later step reads, and the exploration of it."""
+    steps = _Steps(run, on_progress)
+    steps.do("snapshot", _snapshot)
+    steps.do("explore", lambda: _explore(run))
 
 
+@_part
+def pipeline_evaluate(
+    run: PipelineRun,
+    *,
+    matrix: InteractionMatrix | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> InteractionMatrix:
+    """Every candidate (and the active set's model) on one split of the snapshot's matrix,
+    which is returned; when the winner would not be published, the run ends here."""
+    steps = _Steps(run, on_progress)
+    matrix = matrix or pipeline_matrix(run)
+    steps.do("evaluate", lambda: _evaluate(run, matrix))
+    steps.save(evaluation=run.evaluation, decision=run.decision)
+    if not run.steps["evaluate"]["figures"]["publishes"]:
+        for name in ("train", "publish"):
+            run.steps[name]["status"] = SKIPPED
+        _end(run, JobStatus.SUCCEEDED)
+    return matrix
+
+
+@_part
 def pipeline_train(
-    *, run_id: int, model_run_id: int, on_progress: Callable[[str], None] | None = None
-) -> str:
-    """Train one candidate of a running pipeline; its ModelRun row records the outcome.
-    Never raises: a failure is logged and reported by `pipeline_conclude`, so the other
-    candidates carry on and the chord's callback runs."""
-    try:
-        return _train_candidate(run_id, model_run_id, on_progress or (lambda step: None))
-    except Exception:
-        log.exception("pipeline %s: training model run %s failed", run_id, model_run_id)
-        return JobStatus.FAILED
+    run: PipelineRun,
+    *,
+    matrix: InteractionMatrix | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> None:
+    """The evaluation's winner alone, trained on the whole snapshot (`matrix`, if the caller
+    has it) with the run's weighting, as one ModelRun."""
+    steps = _Steps(run, on_progress)
+    steps.do("train", lambda: _train(run, matrix, steps.say))
 
 
-def _train_candidate(run_id: int, model_run_id: int, say: Callable[[str], None]) -> str:
-    run = PipelineRun.objects.get(pk=run_id)
-    if run.status != JobStatus.RUNNING or run.cancel_requested:
-        ModelRun.objects.filter(pk=model_run_id, status=JobStatus.QUEUED).update(
-            status=JobStatus.CANCELLED, finished_at=timezone.now()
-        )
-        return JobStatus.CANCELLED
-    share = 1 / len(STEPS) / len(run.algorithms)
-    heartbeat = PipelineRun.objects.filter(pk=run_id)
-
-    def beat(step: str) -> None:  # training can be long: keep the run from looking lost
-        heartbeat.update(heartbeat_at=timezone.now())
-        say(f"train: {step}")
-
-    try:
-        status = model_run_train(run_id=model_run_id, on_progress=beat).status
-    finally:
-        on_a_live_connection(
-            lambda: heartbeat.update(heartbeat_at=timezone.now(), progress=F("progress") + share)
-        )
-    return status
+@_part
+def pipeline_publish(run: PipelineRun, *, on_progress: Callable[[str], None] | None = None):
+    """Publish the trained winner; the run succeeds."""
+    steps = _Steps(run, on_progress)
+    steps.do("publish", lambda: _publish(run))
+    _end(run, JobStatus.SUCCEEDED)
 
 
-def pipeline_conclude(
-    *, run_id: int, on_progress: Callable[[str], None] | None = None
-) -> PipelineRun:
-    """Once every candidate is trained: end the train step, evaluate, publish (or not)."""
-    run = PipelineRun.objects.get(pk=run_id)
-    if run.is_finished:
-        return run
-    steps = _Steps(run, on_progress or (lambda step: None))
-    try:
-        trained = _trained(run, steps)
-        steps.do("evaluate", lambda: _evaluate(run, trained))
-        steps.do("publish", lambda: _publish(run, trained))
-    except Exception as error:
-        return _stopped(run, error)
-    run.lock = None
-    run.save(update_fields=["lock", "decision", "evaluation", "published_set"])
-    run.mark_succeeded()
-    return run
+def pipeline_snapshot(run: PipelineRun) -> DataSnapshot:
+    """The snapshot the run's snapshot step took."""
+    return DataSnapshot.objects.get(pk=run.steps["snapshot"]["figures"]["snapshot"])
 
 
-def _trained(run: PipelineRun, steps: _Steps) -> dict:
-    """End the train step: {algorithm: run id}, or the first failure."""
-    candidates = run.steps["train"].get("runs", {})
-    outcomes = ModelRun.objects.in_bulk(candidates.values())
-    run.refresh_from_db(fields=["cancel_requested"])
-    if run.cancel_requested:
-        run.steps["train"]["status"] = JobStatus.CANCELLED
-        raise PipelineCancelled("cancelled while training")
-    try:
-        for name, model_run_id in candidates.items():
-            outcome = outcomes[model_run_id]
-            if outcome.status != JobStatus.SUCCEEDED:
-                raise RuntimeError(f"training {name} {outcome.status}: {outcome.error}")
-    except Exception as error:
-        steps.fail("train", error)
-        raise
-    return steps.succeed("train", dict(candidates))
+def pipeline_weighting(run: PipelineRun) -> dict[str, Any]:
+    return {**DEFAULT_WEIGHTING, **run.steps["train"].get("weighting", {})}
+
+
+def pipeline_matrix(run: PipelineRun) -> InteractionMatrix:
+    """The matrix of exactly the run's snapshot (the same in every process that builds it)."""
+    return snapshot_matrix(pipeline_snapshot(run), run.level, pipeline_weighting(run))
 
 
 def step_rows(run: PipelineRun) -> list[dict]:
     """The run's steps in order, for people: name, status, progress (0 to 1, None where a step
     cannot tell), seconds, and the figures or the error. A running train step's progress
-    is the share of its candidates that finished training."""
+    is its model run's."""
     rows = []
     for name in STEPS:
         step = run.steps.get(name, {})
-        status = step.get("status", "waiting")
-        if status == "running" and run.is_finished:  # reaped or stopped mid-step
+        status = step.get("status", WAITING)
+        if status == JobStatus.RUNNING and run.is_finished:  # reaped or stopped mid-step
             status = run.status
-        progress = {"succeeded": 1.0, "waiting": 0.0}.get(status)
-        if name == "train" and status == "running" and step.get("runs"):
-            finished = ModelRun.objects.filter(
-                pk__in=step["runs"].values(), status__in=FINISHED_STATUSES
-            ).count()
-            progress = finished / len(step["runs"])
+        progress = {JobStatus.SUCCEEDED: 1.0, SKIPPED: 1.0, WAITING: 0.0}.get(status)
+        if name == "train" and status == JobStatus.RUNNING and step.get("run"):
+            progress = ModelRun.objects.filter(pk=step["run"]).values_list("progress", flat=True)[0]
         rows.append(
             {
                 "name": name,
                 "status": status,
+                "running": status == JobStatus.RUNNING,
                 "progress": progress,
                 "seconds": step.get("seconds"),
                 "detail": step.get("error") or step.get("figures") or "",
@@ -321,11 +324,17 @@ def _snapshot() -> dict:
     snapshot = data_snapshot_create()
     if not snapshot.listens:
         raise ValueError("there are no listens: import some first")
-    return {"snapshot": snapshot.pk, "listens": snapshot.listens, "listeners": snapshot.listeners}
+    return {
+        "snapshot": snapshot.pk,
+        "last_listen_id": snapshot.last_listen_id,
+        "listens": snapshot.listens,
+        "listeners": snapshot.listeners,
+    }
 
 
-def _explore() -> dict:
-    report = exploration_report_run(report_id=exploration_report_create().pk)
+def _explore(run: PipelineRun) -> dict:
+    created = exploration_report_create(snapshot=pipeline_snapshot(run))
+    report = exploration_report_run(report_id=created.pk)
     return {"report": report.pk, "findings": len(report.findings)}
 
 
@@ -335,33 +344,41 @@ def _active_model() -> ModelRun | None:
     return found.run if found else None
 
 
-def _evaluate(run: PipelineRun, trained: dict) -> dict:
-    """The candidates, and the active set's model as `active`, on one split."""
-    contenders = {name: ModelRun.objects.get(pk=trained[name]).params for name in run.algorithms}
+def _evaluate(run: PipelineRun, matrix: InteractionMatrix) -> dict:
+    """The candidates, and the active set's model as `active`, on one split; whether the
+    winner is to be trained and published (if not, `decision` says why)."""
+    contenders: dict[str, dict] = {name: {} for name in run.algorithms}
     current = _active_model()
     if current is not None and current.level == run.level:
         contenders[f"{current.algorithm}:{ACTIVE_LABEL}"] = current.params
-    evaluation = evaluation_run(
-        evaluation_id=evaluation_create(
-            algorithm_params=contenders, level=run.level, metric=run.metric
-        ).pk
+    evaluation = evaluation_create(
+        algorithm_params=contenders,
+        level=run.level,
+        metric=run.metric,
+        protocol=protocol_weighted(pipeline_weighting(run)),
+        snapshot=pipeline_snapshot(run),
     )
-    run.evaluation = evaluation
-    best = {
-        label: round(result[run.metric], 4)
-        for label, result in evaluation.results["results"].items()
+    run.evaluation = evaluation_run(evaluation_id=evaluation.pk, matrix=matrix)
+    results = run.evaluation.results["results"]
+    best = {label: round(result[run.metric], 4) for label, result in results.items()}
+    return {
+        "evaluation": run.evaluation.pk,
+        "candidate": run.evaluation.candidate,
+        "publishes": _beats_the_active_set(run),
+        run.metric: best,
     }
-    return {"evaluation": evaluation.pk, "candidate": evaluation.candidate, run.metric: best}
 
 
-def _publish(run: PipelineRun, trained: dict) -> dict:
+def _beats_the_active_set(run: PipelineRun) -> bool:
+    """Whether the candidate beats the active set's model beyond its interval (or no set is
+    active); if not, `decision` says why the active set stays."""
     results = run.evaluation.results["results"]
     candidate = run.evaluation.candidate
     active_label = next((label for label in results if label.endswith(f":{ACTIVE_LABEL}")), None)
     value = results[candidate][run.metric]
     if candidate == active_label:
         run.decision = f"kept the active set: its model is still the best by {run.metric}"
-        return {"published": False}
+        return False
     if active_label is not None:
         low = results[candidate]["ci"][run.metric][0]
         current = results[active_label][run.metric]
@@ -370,13 +387,41 @@ def _publish(run: PipelineRun, trained: dict) -> dict:
                 f"kept the active set: {candidate} ({run.metric} {value:.4f}, 95% CI from "
                 f"{low:.4f}) does not beat the active model ({current:.4f}) beyond its interval"
             )
-            return {"published": False}
-    algorithm = candidate.split(":", 1)[0]
-    published = publishing.publish(run_id=trained[algorithm])
+            return False
+    return True
+
+
+def _train(run: PipelineRun, matrix: InteractionMatrix | None, say: Callable[[str], None]) -> dict:
+    candidate = run.evaluation.candidate
+    model_run = model_run_create(
+        algorithm=algorithm_of(candidate),
+        params=run.evaluation.algorithms[candidate],
+        level=run.level,
+        weighting=pipeline_weighting(run),
+        snapshot=pipeline_snapshot(run),
+    )
+    run.steps["train"]["run"] = model_run.pk
+    heartbeat = PipelineRun.objects.filter(pk=run.pk)
+    heartbeat.update(steps=run.steps)
+
+    def beat(step: str) -> None:  # training can be long: keep the run from looking lost
+        heartbeat.update(heartbeat_at=timezone.now())
+        say(f"train: {step}")
+
+    trained = model_run_train(run_id=model_run.pk, matrix=matrix, on_progress=beat)
+    if trained.status != JobStatus.SUCCEEDED:
+        raise RuntimeError(f"training {candidate} {trained.status}: {trained.error}")
+    return {"run": trained.pk, "algorithm": trained.algorithm, "snapshot": trained.snapshot_id}
+
+
+def _publish(run: PipelineRun) -> dict:
+    results = run.evaluation.results["results"]
+    candidate = run.evaluation.candidate
+    value = results[candidate][run.metric]
+    active = any(label.endswith(f":{ACTIVE_LABEL}") for label in results)
+    published = publishing.publish(run_id=run.steps["train"]["figures"]["run"])
     run.published_set = published
     run.decision = f"published {candidate} ({run.metric} {value:.4f})" + (
-        ": better than the active model beyond its interval"
-        if active_label
-        else ": no set was active"
+        ": better than the active model beyond its interval" if active else ": no set was active"
     )
     return {"published": True, "set": published.pk, "listeners": published.listeners_count}

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from musicsite.jobs import JobStatus
 from recommender import algorithms
 from recommender.data import InteractionMatrix, build_matrix
 from recommender.listener_data import (
@@ -72,13 +73,18 @@ def best_run() -> ModelRun:
     """The run to publish for `--best`: the newest trained run of the newest evaluation's
     candidate algorithm, at that evaluation's level."""
     evaluation = (
-        Evaluation.objects.filter(status="succeeded").exclude(candidate="").order_by("-pk").first()
+        Evaluation.objects.filter(status=JobStatus.SUCCEEDED)
+        .exclude(candidate="")
+        .order_by("-pk")
+        .first()
     )
     if evaluation is None:
         raise PublishError("no finished evaluation has a candidate: run `evaluate` first")
     algorithm = evaluation.candidate.split(":", 1)[0]
     run = (
-        ModelRun.objects.filter(status="succeeded", algorithm=algorithm, level=evaluation.level)
+        ModelRun.objects.filter(
+            status=JobStatus.SUCCEEDED, algorithm=algorithm, level=evaluation.level
+        )
         .order_by("-pk")
         .first()
     )
@@ -99,7 +105,7 @@ def publish(
     active set stays as it was.
     """
     run = ModelRun.objects.get(pk=run_id)
-    if run.status != "succeeded" or not run.artifact:
+    if run.status != JobStatus.SUCCEEDED or not run.artifact:
         raise PublishError(f"model run {run.pk} is {run.status}: only a trained run publishes")
     top_n = top_n or settings.RECOMMENDER["TOP_N"]
     new_set = RecommendationSet.objects.create(run=run, top_n=top_n)

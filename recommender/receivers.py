@@ -1,18 +1,19 @@
 """The recommender's answers to what the listening layer announces (listening/events.py).
 
-Connected once, in RecommenderConfig.ready. A receiver only asks for work: a refresh is
-queued (bursts coalesce, see `refresh.request_refresh`), a not-for-me item leaves the
+Connected once, in RecommenderConfig.ready. With tasks.py, the only place that queues the
+recommender's tasks. A receiver only asks for work: a refresh is
+queued (bursts coalesce, see `tasks.request_refresh`), a not-for-me item leaves the
 active lists at once so the next page does not show it.
 """
 
 from listening.events import feedback_given, listens_recorded
 from listening.models import FeedbackKind
 
-from . import refresh, serving
+from . import serving, tasks
 
 
 def on_listens_recorded(sender, *, listener_id: int, **kwargs) -> None:
-    refresh.request_refresh(listener_id)
+    tasks.request_refresh(listener_id)
 
 
 def on_feedback_given(
@@ -28,7 +29,7 @@ def on_feedback_given(
     if kind == FeedbackKind.NOT_FOR_ME:
         serving.drop_from_lists(listener_id, song_id=song_id, artist_id=artist_id)
     elif queue_refresh:  # a love folds in like a play (recommender.seeds)
-        refresh.request_refresh(listener_id)
+        tasks.request_refresh(listener_id)
 
 
 def connect() -> None:

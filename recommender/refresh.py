@@ -3,74 +3,24 @@
 A refresh refolds the listener from their listens (and loves) as they are now with the
 active set's model — ALS folds them in, item-to-item models sum their neighbours — and
 replaces their rows in the active set, built by the one builder publishing uses
-(`listener_lists.lists_build`: same cold start, same roll-up). Listens arriving in a burst
-ask for one refresh (`request_refresh`); with the broker down the request is logged and
-kept in the database (PendingRefresh), and `resend_pending` queues it once the broker is
-back.
+(`listener_lists.lists_build`: same cold start, same roll-up). Queueing a refresh is
+tasks.py's (`request_refresh`: listens in a burst ask for one; with the broker down the
+request is kept in the database, PendingRefresh, and `resend_pending` queues it once the
+broker is back); this module only does the work.
 """
-
-import logging
-
-from django.db import transaction
-from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from listening.models import Listener
 from musicsite.safe_cache import attempt
 from recommender.listener_data import lists_refold
-from recommender.models import PendingRefresh, RecommendationSet, SetStatus
+from recommender.models import RecommendationSet, SetStatus
 from recommender.serving import forget_lists
 
-log = logging.getLogger(__name__)
-
+# A refresh asked for within this many seconds of a waiting one is the same refresh.
 PENDING_SECONDS = 10
 
 
 def pending_key(listener_id: int) -> str:
     return f"recommender:refresh-pending:{listener_id}"
-
-
-def request_refresh(listener_id: int) -> bool:
-    """Queue one refresh of the listener after the transaction commits, unless one is
-    already waiting (listens in a burst coalesce); True when queued. Without a cache, every
-    request queues."""
-    added = attempt("add", pending_key(listener_id), 1, PENDING_SECONDS, default=True)
-    if not added:
-        return False
-    transaction.on_commit(lambda: _send_refresh(listener_id))
-    return True
-
-
-def _send_refresh(listener_id: int) -> bool:
-    """Queue the refresh; with the broker down, keep it in the database for
-    `resend_pending` (the listens are stored either way, and the request succeeds)."""
-    from recommender.tasks import listener_refresh
-
-    try:
-        listener_refresh.delay(listener_id)
-    except BrokerUnreachable:
-        log.warning("refresh of listener %s kept for later: the broker is unavailable", listener_id)
-        attempt("delete", pending_key(listener_id))
-        PendingRefresh.objects.bulk_create(
-            [PendingRefresh(listener_id=listener_id)], ignore_conflicts=True
-        )
-        return False
-    return True
-
-
-RESEND_BATCH = 5000
-
-
-def resend_pending() -> int:
-    """Queue the refreshes the broker missed while it was down, oldest first; how many.
-    Stops at the first that still cannot be queued (the rest wait for the next run)."""
-    waiting = PendingRefresh.objects.order_by("requested_at").values_list("listener_id", flat=True)
-    sent = []
-    for listener_id in waiting[:RESEND_BATCH]:
-        if not _send_refresh(listener_id):
-            break
-        sent.append(listener_id)
-    PendingRefresh.objects.filter(listener_id__in=sent).delete()
-    return len(sent)
 
 
 def refresh_listener(listener_id: int, recommendation_set_id: int | None = None) -> bool:

@@ -1,57 +1,57 @@
-"""Celery tasks: thin, they take ids and call one service."""
+"""Celery tasks: thin, they take ids and call one service. The only module that queues them.
 
-from celery import chord, group, shared_task
+Every task that runs a job row is a `JobTask` (musicsite/job_task.py): it is sent the row's
+id, its body is given the running row, and the lifecycle, retries included, is the base's.
+"""
+
+import logging
+
+from celery import chain, group, shared_task
 from celery.result import allow_join_result
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from musicsite.jobs import DATABASE_LOST
+from musicsite.job_task import JobTask
+from musicsite.safe_cache import attempt
 
-from . import evaluations, pipeline, publishing, refresh, training
-from .models import Evaluation, ModelRun, PipelineRun
+from . import evaluations, pipeline, publishing, reaping, refresh, training
+from .models import Evaluation, ModelRun, PendingRefresh, PipelineRun
 
-# A job that failed because the database went away (a restart, a failover) is tried again.
-RETRIES = 3
-RETRY_SECONDS = 10
+log = logging.getLogger(__name__)
 
-
-def _retrying_when_the_database_is_lost(task, model, pk: int, work) -> str:
-    """`work()`'s status; on a lost database connection the job's row says it failed and
-    the task is retried, which reopens the row and does the work again."""
-    try:
-        if task.request.retries:
-            model.objects.get(pk=pk).reopen()
-        return work()
-    except DATABASE_LOST as lost:
-        if task.request.is_eager:  # in-process there is no queue to wait in: fail now
-            raise
-        raise task.retry(exc=lost, countdown=RETRY_SECONDS) from lost
+# The parts of a pipeline run once, in order; the database being lost fails the pipeline
+# (and says so) rather than retrying a part: the lock was given back.
+PIPELINE_PART = {"base": JobTask, "job_model": PipelineRun, "finishes_job": False}
+NOT_RETRIED = {"autoretry_for": (), "max_retries": 0}
 
 
-@shared_task(bind=True, acks_late=True, max_retries=RETRIES)
-def model_run_train(self, run_id: int) -> str:
+@shared_task(base=JobTask, job_model=ModelRun)
+def model_run_train(run: ModelRun) -> None:
     """Train one ModelRun; its row records progress, timings, artifact or the failure."""
-    return _retrying_when_the_database_is_lost(
-        self, ModelRun, run_id, lambda: training.model_run_train(run_id=run_id).status
-    )
+    training.model_run_fit(run=run)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=RETRIES)
-def evaluation_run(self, evaluation_id: int) -> str:
+@shared_task(base=JobTask, job_model=Evaluation)
+def evaluation_run(evaluation: Evaluation) -> None:
     """Run one Evaluation; its row records results, charts, candidate or the failure."""
-    return _retrying_when_the_database_is_lost(
-        self,
-        Evaluation,
-        evaluation_id,
-        lambda: evaluations.evaluation_run(evaluation_id=evaluation_id).status,
-    )
+    evaluations.evaluation_compute(evaluation)
 
 
-@shared_task(acks_late=True)
+def model_search_start(**search) -> list[ModelRun]:
+    """`training.model_search_create`'s runs, trained in parallel as a Celery group once
+    the transaction commits."""
+    runs = training.model_search_create(**search)
+    transaction.on_commit(lambda: group(model_run_train.s(run.pk) for run in runs).apply_async())
+    return runs
+
+
+@shared_task
 def recommendation_set_publish(run_id: int, top_n: int | None = None) -> int:
     """Publish one ModelRun; returns the new active set's id (a failure is on the set row)."""
     return publishing.publish(run_id=run_id, top_n=top_n).pk
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(ignore_result=True)
 def listener_refresh(listener_id: int) -> bool:
     """Refold one listener's suggestions in the active set after new listens or feedback."""
     return refresh.refresh_listener(listener_id)
@@ -60,35 +60,85 @@ def listener_refresh(listener_id: int) -> bool:
 @shared_task(ignore_result=True)
 def refresh_pending() -> int:
     """Queue the refreshes requested while the broker was down (every minute)."""
-    return refresh.resend_pending()
+    return resend_pending()
 
 
-@shared_task(bind=True, acks_late=True)
+def request_refresh(listener_id: int) -> bool:
+    """Queue one refresh of the listener after the transaction commits, unless one is
+    already waiting (listens in a burst coalesce); True when queued. Without a cache, every
+    request queues."""
+    key = refresh.pending_key(listener_id)
+    if not attempt("add", key, 1, refresh.PENDING_SECONDS, default=True):
+        return False
+    transaction.on_commit(lambda: _send_refresh(listener_id))
+    return True
+
+
+def _send_refresh(listener_id: int) -> bool:
+    """Queue the refresh; with the broker down, keep it in the database for
+    `resend_pending` (the listens are stored either way, and the request succeeds)."""
+    try:
+        listener_refresh.delay(listener_id)
+    except BrokerUnreachable:
+        log.warning("refresh of listener %s kept for later: the broker is unavailable", listener_id)
+        attempt("delete", refresh.pending_key(listener_id))
+        PendingRefresh.objects.bulk_create(
+            [PendingRefresh(listener_id=listener_id)], ignore_conflicts=True
+        )
+        return False
+    return True
+
+
+RESEND_BATCH = 5000
+
+
+def resend_pending() -> int:
+    """Queue the refreshes the broker missed while it was down, oldest first; how many.
+    Stops at the first that still cannot be queued (the rest wait for the next run)."""
+    waiting = PendingRefresh.objects.order_by("requested_at").values_list("listener_id", flat=True)
+    sent = []
+    for listener_id in waiting[:RESEND_BATCH]:
+        if not _send_refresh(listener_id):
+            break
+        sent.append(listener_id)
+    PendingRefresh.objects.filter(listener_id__in=sent).delete()
+    return len(sent)
+
+
+@shared_task(bind=True)
 def pipeline_run(self, run_id: int) -> str:
-    """The whole workflow as a canvas: snapshot and exploration here, then a chord of one
-    training task per candidate (in parallel, as many as the workers' processes allow)
-    whose callback evaluates and publishes. The row records each step and the decision."""
-    candidates = pipeline.pipeline_prepare(run_id=run_id)  # (a failure raises, recorded)
-    if not candidates:  # had finished, or was cancelled before training
-        return PipelineRun.objects.get(pk=run_id).status
-    training = group(pipeline_train.si(run_id, model_run_id) for model_run_id in candidates)
-    return _replace(self, chord(training, pipeline_conclude.si(run_id)))
+    """The whole workflow as a chain of its parts (each may run on another worker, and
+    reads the same bounded snapshot); the row records each step and the decision. Returns
+    the run's status once the chain has ended."""
+    parts = (pipeline_prepare, pipeline_evaluate, pipeline_train, pipeline_publish)
+    return _replace(self, chain(part.si(run_id) for part in parts))
 
 
-@shared_task(acks_late=True)
-def pipeline_train(run_id: int, model_run_id: int) -> str:
-    """One candidate of a pipeline; never raises, so the chord's callback runs. (Not
-    retried when the database is lost: the pipeline ends failed, and says so.)"""
-    return pipeline.pipeline_train(run_id=run_id, model_run_id=model_run_id)
+@shared_task(**PIPELINE_PART, **NOT_RETRIED)
+def pipeline_prepare(run: PipelineRun) -> None:
+    """A pipeline's snapshot and its exploration."""
+    pipeline.pipeline_prepare(run)
 
 
-@shared_task(acks_late=True)
-def pipeline_conclude(run_id: int) -> str:
-    """A pipeline's evaluation and publication, once its candidates are trained."""
-    return pipeline.pipeline_conclude(run_id=run_id).status
+@shared_task(**PIPELINE_PART, **NOT_RETRIED)
+def pipeline_evaluate(run: PipelineRun) -> None:
+    """A pipeline's candidates compared on one split of its snapshot."""
+    pipeline.pipeline_evaluate(run)
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(**PIPELINE_PART, **NOT_RETRIED)
+def pipeline_train(run: PipelineRun) -> None:
+    """A pipeline's winner trained on its whole snapshot."""
+    pipeline.pipeline_train(run)
+
+
+@shared_task(**PIPELINE_PART, **NOT_RETRIED)
+def pipeline_publish(run: PipelineRun) -> None:
+    """A pipeline's trained winner published."""
+    pipeline.pipeline_publish(run)
+
+
+@shared_task(bind=True)
 def pipeline_nightly(self) -> str:
     """The scheduled pipeline with its defaults; skipped (and said so) while one runs."""
     try:
@@ -114,7 +164,6 @@ def prune() -> dict:
 
 @shared_task(ignore_result=True)
 def reap_lost_jobs() -> dict:
-    """Jobs whose worker was lost are marked failed (every 10 minutes)."""
-    from musicsite.reaper import reap_lost_jobs as reap
-
-    return reap()
+    """Jobs, publications and pipelines whose worker was lost are marked failed (every 10
+    minutes)."""
+    return reaping.reap_lost_work()

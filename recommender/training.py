@@ -1,14 +1,14 @@
-"""Training runs: create a ModelRun, train it (matrix, fit, save), search a parameter space.
+"""Training runs: create a ModelRun, train it (matrix, fit, save), a parameter search's runs.
 
 A run's artifact is a folder under RECOMMENDER["ARTIFACT_DIR"]: `model.*` (the algorithm's
 own file) and `ids.npz` (the level and the row/column id maps), enough to serve without the
-database matrix. A failed run records its error and leaves no artifact.
+database matrix. A failed run records its error and leaves no artifact. A run created with a
+snapshot trains on exactly that snapshot's listens; one created without takes its own.
 """
 
 import itertools
 import shutil
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import scipy.sparse as sp
-from celery import group
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 
+from listening.models import DataSnapshot
 from listening.services import data_snapshot_create
+from musicsite.jobs import JobStatus, job_run
 
 from . import algorithms
 from .algorithms.weighting import confidence
-from .data import LEVELS, InteractionMatrix, build_matrix
-from .models import ModelRun
+from .data import LEVELS, InteractionMatrix, build_matrix, newest_listen_id
+from .models import ModelRun, RecommendationSet
 
 DEFAULT_WEIGHTING = {"scheme": "log", "alpha": 1.0, "skip_penalty": 1.0}
 MAX_SEARCH_TRIALS = 16
@@ -69,9 +70,11 @@ def model_run_create(
     seed: int = 0,
     weighting: Mapping[str, Any] | None = None,
     search: str = "",
+    snapshot: DataSnapshot | None = None,
     created_by=None,
 ) -> ModelRun:
-    """Record a run to train; the algorithm and its parameters are checked now, not later."""
+    """Record a run to train (on `snapshot`'s listens, if given); the algorithm and its
+    parameters are checked now, not later."""
     if level not in LEVELS:
         raise ValidationError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     params = dict(params or {})
@@ -86,6 +89,7 @@ def model_run_create(
         seed=seed,
         weighting={**DEFAULT_WEIGHTING, **(weighting or {})},
         search=search,
+        snapshot=snapshot,
         created_by=created_by,
     )
 
@@ -102,26 +106,70 @@ def weigh(matrix: InteractionMatrix, weighting: Mapping[str, Any]) -> sp.csr_mat
     )
 
 
-def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> ModelRun:
-    """Build the matrix, fit, save; record the snapshot, sizes, timings or the failure."""
-    run = ModelRun.objects.get(pk=run_id)
-    if run.is_finished:
-        return run
-    run.mark_running()
+def model_run_train(
+    *,
+    run_id: int,
+    on_progress: Callable[[str], None] | None = None,
+    matrix: InteractionMatrix | None = None,
+) -> ModelRun:
+    """Train a run in this process (commands, the pipeline): `model_run_fit` in the job
+    lifecycle (a finished run is left as it is; a failure is recorded and raised)."""
+    return job_run(
+        ModelRun,
+        run_id,
+        lambda run: model_run_fit(run=run, on_progress=on_progress, matrix=matrix),
+    )
+
+
+def snapshot_matrix(
+    snapshot: DataSnapshot, level: str, weighting: Mapping[str, Any]
+) -> InteractionMatrix:
+    """The matrix of exactly `snapshot`'s listens, weighted in time as `weighting` says."""
+    return build_matrix(
+        level,
+        half_life_days=weighting.get("half_life_days"),
+        last_listen_id=snapshot.last_listen_id or 0,
+    )
+
+
+def model_run_fit(
+    *,
+    run: ModelRun,
+    on_progress: Callable[[str], None] | None = None,
+    matrix: InteractionMatrix | None = None,
+) -> None:
+    """Build the matrix (or take `matrix`, the run's snapshot's), fit, save; the running
+    row records the snapshot, sizes, timings and artifact.
+
+    A run without a snapshot takes one now; its matrix reads the same listens (the bound is
+    fixed first, and on PostgreSQL the counting runs beside the reading).
+    """
     folder = artifact_root() / f"run-{run.pk}"
     say = on_progress or (lambda step: None)
     timings: dict[str, float] = {}
+    run.timings = timings
     try:
         started = time.perf_counter()
         say("building the matrix")
-        with _alongside(data_snapshot_create) as snapshot:
-            matrix = build_matrix(run.level, half_life_days=run.weighting.get("half_life_days"))
-        run.snapshot = snapshot.result()
+        if run.snapshot is None:
+            last_listen_id = newest_listen_id()
+            with _alongside(lambda: data_snapshot_create(last_listen_id=last_listen_id)) as taken:
+                matrix = build_matrix(
+                    run.level,
+                    half_life_days=run.weighting.get("half_life_days"),
+                    last_listen_id=last_listen_id,
+                )
+            run.snapshot = taken.result()
+        elif matrix is None:
+            matrix = snapshot_matrix(run.snapshot, run.level, run.weighting)
+        elif matrix.last_listen_id != (run.snapshot.last_listen_id or 0):
+            raise ValueError(f"the matrix given is not of the run's {run.snapshot}")
         timings["matrix_seconds"] = time.perf_counter() - started
+        run.n_listeners, run.n_items = matrix.shape
+        run.progress = 0.2
+        run.save(update_fields=["snapshot", "n_listeners", "n_items", "timings", "progress"])
         if matrix.plays.nnz == 0:
             raise ValueError(f"no listens at {run.level} level to train on")
-        run.n_listeners, run.n_items = matrix.shape
-        run.mark_progress(0.2)
 
         say(f"fitting {run.algorithm} on {matrix.shape[0]:,} x {matrix.shape[1]:,}")
         started = time.perf_counter()
@@ -129,7 +177,8 @@ def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = 
         model = algorithms.create(run.algorithm, seed=run.seed, **run.params)
         model.fit(user_items)
         timings["fit_seconds"] = time.perf_counter() - started
-        run.mark_progress(0.9)
+        run.progress = 0.9
+        run.save(update_fields=["timings", "progress"])
 
         say("saving")
         started = time.perf_counter()
@@ -137,19 +186,11 @@ def model_run_train(*, run_id: int, on_progress: Callable[[str], None] | None = 
         model.save(folder / "model")
         matrix.save(folder / "ids.npz")
         timings["save_seconds"] = time.perf_counter() - started
-    except Exception as error:
+    except Exception:
         shutil.rmtree(folder, ignore_errors=True)
-        run.timings = timings
-        run.mark_failed(
-            f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=4)}",
-            also=["snapshot", "n_listeners", "n_items", "timings"],
-        )
         raise
     run.artifact = str(folder.relative_to(artifact_root()))
-    run.timings = timings
-    run.save(update_fields=["snapshot", "n_listeners", "n_items", "timings", "artifact"])
-    run.mark_succeeded()
-    return run
+    run.save(update_fields=["timings", "artifact"])
 
 
 def model_run_load(run: ModelRun) -> tuple[algorithms.Recommender, str, Any, Any]:
@@ -171,7 +212,7 @@ def search_grid(space: Mapping[str, list], max_trials: int = MAX_SEARCH_TRIALS) 
     return [dict(zip(names, values, strict=True)) for values in combinations]
 
 
-def model_search_start(
+def model_search_create(
     *,
     algorithm: str,
     space: Mapping[str, list],
@@ -181,11 +222,10 @@ def model_search_start(
     weighting: Mapping[str, Any] | None = None,
     created_by=None,
 ) -> list[ModelRun]:
-    """One run per grid point, trained in parallel as a Celery group (after the commit)."""
-    from . import tasks
-
+    """One run per grid point, all labelled as one search (`tasks.model_search_start`
+    creates and queues them)."""
     label = f"search-{uuid.uuid4().hex[:10]}"
-    runs = [
+    return [
         model_run_create(
             algorithm=algorithm,
             params={**(base_params or {}), **point},
@@ -197,10 +237,6 @@ def model_search_start(
         )
         for point in search_grid(space)
     ]
-    transaction.on_commit(
-        lambda: group(tasks.model_run_train.s(run.pk) for run in runs).apply_async()
-    )
-    return runs
 
 
 RUNS_KEPT = 10
@@ -212,10 +248,10 @@ def prune_artifacts(keep: int = RUNS_KEPT) -> int:
     Such a run keeps its row (its parameters, timings and metrics stay readable) with an
     empty `artifact`, so it can no longer be published.
     """
-    from .models import RecommendationSet
-
     used = set(RecommendationSet.objects.values_list("run_id", flat=True))
-    trained = ModelRun.objects.filter(status="succeeded").exclude(artifact="").order_by("-pk")
+    trained = (
+        ModelRun.objects.filter(status=JobStatus.SUCCEEDED).exclude(artifact="").order_by("-pk")
+    )
     doomed = [run for run in trained[keep:] if run.pk not in used]
     for run in doomed:
         shutil.rmtree(artifact_root() / run.artifact, ignore_errors=True)

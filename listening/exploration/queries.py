@@ -2,7 +2,8 @@
 
 Every query groups in the database (PostgreSQL or SQLite) and returns at most one row per
 listener, per item, or per bucket; the only raw listens that reach Python are the timed
-plays of a bounded sample of listeners, for sessions.
+plays of a bounded sample of listeners, for sessions. Every query of listens reads those up
+to `last_listen_id` when given (a snapshot's), so a report describes exactly its snapshot.
 """
 
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMont
 from catalog.models import Artist, Song
 from listening.models import ImportBatch, Listen, Listener
 from musicsite.db import roomy_sorts
+from musicsite.jobs import JobStatus
 
 SESSION_SAMPLE_LISTENERS = 2_000
 SESSION_SAMPLE_MAX_PLAYS = 400_000
@@ -32,9 +34,18 @@ def _frame(sql: str, params: list | None = None, columns: list[str] | None = Non
     return pd.DataFrame.from_records(rows, columns=names)
 
 
-def item_level() -> str:
+def _listens(last_listen_id: int | None):
+    listens = Listen.objects.all()
+    return listens if last_listen_id is None else listens.filter(id__lte=last_listen_id)
+
+
+def _up_to(last_listen_id: int | None) -> str:
+    return "" if last_listen_id is None else f" AND id <= {int(last_listen_id)}"
+
+
+def item_level(last_listen_id: int | None = None) -> str:
     """ "song" when any listen names a song, else "artist" (artist-level sources only)."""
-    return "song" if Listen.objects.filter(song__isnull=False).exists() else "artist"
+    return "song" if _listens(last_listen_id).filter(song__isnull=False).exists() else "artist"
 
 
 @dataclass
@@ -49,20 +60,20 @@ class PerEntity:
 
 
 @contextmanager
-def pair_tables(level: str) -> Iterator[None]:
+def pair_tables(level: str, last_listen_id: int | None = None) -> Iterator[None]:
     """Listener-item and listener-artist pairs, aggregated once into temporary tables.
 
     One grouping pass over the listens each; every per-listener, per-item and histogram
     figure then reads these (far fewer, narrower rows) instead of grouping the listens
     again with COUNT(DISTINCT ...), which sorts the whole table every time.
     """
-    listens = Listen._meta.db_table
+    listens, up_to = Listen._meta.db_table, _up_to(last_listen_id)
     statements = [
         f"CREATE TEMPORARY TABLE eda_item_pairs AS SELECT listener_id, {level}_id AS item_id,"
         f" SUM(play_count) AS plays, COUNT(played_at) AS timed FROM {listens}"
-        f" WHERE {level}_id IS NOT NULL GROUP BY listener_id, {level}_id",
+        f" WHERE {level}_id IS NOT NULL{up_to} GROUP BY listener_id, {level}_id",
         f"CREATE TEMPORARY TABLE eda_artist_pairs AS SELECT listener_id, artist_id,"
-        f" SUM(play_count) AS plays FROM {listens} WHERE artist_id IS NOT NULL"
+        f" SUM(play_count) AS plays FROM {listens} WHERE artist_id IS NOT NULL{up_to}"
         f" GROUP BY listener_id, artist_id",
     ]
     with roomy_sorts(), connection.cursor() as cursor:
@@ -127,10 +138,11 @@ def artist_names(ids: list[int]) -> dict[int, str]:
     return dict(Artist.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
-def hour_weekday() -> list[list[int]]:
+def hour_weekday(last_listen_id: int | None = None) -> list[list[int]]:
     """Plays by ISO weekday (rows, Monday first) and UTC hour (columns)."""
     rows = (
-        Listen.objects.filter(played_at__isnull=False)
+        _listens(last_listen_id)
+        .filter(played_at__isnull=False)
         .annotate(weekday=ExtractIsoWeekDay("played_at"), hour=ExtractHour("played_at"))
         .values("weekday", "hour")
         .annotate(plays=Count("id"))
@@ -141,9 +153,10 @@ def hour_weekday() -> list[list[int]]:
     return matrix.tolist()
 
 
-def monthly_plays() -> list[dict]:
+def monthly_plays(last_listen_id: int | None = None) -> list[dict]:
     rows = (
-        Listen.objects.filter(played_at__isnull=False)
+        _listens(last_listen_id)
+        .filter(played_at__isnull=False)
         .annotate(month=TruncMonth("played_at"))
         .values("month")
         .annotate(plays=Sum("play_count"))
@@ -152,14 +165,15 @@ def monthly_plays() -> list[dict]:
     return [{"month": row["month"].strftime("%Y-%m"), "plays": row["plays"]} for row in rows]
 
 
-def timed_plays_sample(listener_ids: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def timed_plays_sample(
+    listener_ids: np.ndarray, rng: np.random.Generator, last_listen_id: int | None = None
+) -> pd.DataFrame:
     """All timed plays of up to SESSION_SAMPLE_LISTENERS listeners, at most a bounded number."""
     if len(listener_ids) > SESSION_SAMPLE_LISTENERS:
         listener_ids = rng.choice(listener_ids, SESSION_SAMPLE_LISTENERS, replace=False)
     rows = (
-        Listen.objects.filter(
-            listener_id__in=[int(i) for i in listener_ids], played_at__isnull=False
-        )
+        _listens(last_listen_id)
+        .filter(listener_id__in=[int(i) for i in listener_ids], played_at__isnull=False)
         .order_by("listener_id", "played_at")
         .values_list("listener_id", "played_at")[:SESSION_SAMPLE_MAX_PLAYS]
     )
@@ -197,7 +211,7 @@ def quality() -> dict:
                 if entry["rows"]
             },
         }
-        for batch in ImportBatch.objects.filter(status="succeeded").order_by("created_at")
+        for batch in ImportBatch.objects.filter(status=JobStatus.SUCCEEDED).order_by("created_at")
     ]
     return {
         "flagged_listeners": Listener.objects.filter(is_flagged=True).count(),

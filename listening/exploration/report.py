@@ -1,13 +1,11 @@
 """Build the exploration report: SQL aggregates in, figures, charts and findings out."""
 
-import time
-import traceback
-
 import numpy as np
 import pandas as pd
 
 from listening import services
-from listening.models import ExplorationReport
+from listening.models import DataSnapshot, ExplorationReport
+from musicsite.jobs import job_run
 
 from . import charts, queries, stats
 from .findings import findings
@@ -54,10 +52,12 @@ def _artist_rows(frame: pd.DataFrame) -> list[dict]:
 
 
 def compute_figures(snapshot, *, seed: int = 0) -> dict:
-    """Every figure of the report, JSON-ready (docs: the EDA section of the README)."""
+    """Every figure of the report, JSON-ready (docs: the EDA section of the README), of
+    the listens in `snapshot` (up to its last listen) only."""
     rng = np.random.default_rng(seed)
-    level = queries.item_level()
-    with queries.pair_tables(level):
+    last = snapshot.last_listen_id or 0
+    level = queries.item_level(last)
+    with queries.pair_tables(level, last):
         per = queries.per_entity()
     pairs = int(per.listeners["items"].sum())
     n_listeners, n_items = len(per.listeners), len(per.items)
@@ -119,11 +119,11 @@ def compute_figures(snapshot, *, seed: int = 0) -> dict:
 
     habits = None
     if timed_plays:
-        matrix = queries.hour_weekday()
+        matrix = queries.hour_weekday(last)
         array = np.array(matrix)
-        monthly = queries.monthly_plays()
+        monthly = queries.monthly_plays(last)
         timed_listeners = per.listeners.loc[per.listeners["timed_items"] > 0, "listener_id"]
-        sample = queries.timed_plays_sample(timed_listeners.to_numpy(), rng)
+        sample = queries.timed_plays_sample(timed_listeners.to_numpy(), rng, last)
         timed_pairs = int(per.listeners["timed_items"].sum())
         habits = {
             "hour_weekday": matrix,
@@ -197,27 +197,24 @@ def draw_charts(figures: dict) -> dict[str, str]:
 
 
 def exploration_report_run(*, report_id: int) -> ExplorationReport:
-    """Measure the data, write the figures, charts and findings onto the report's row."""
-    report = ExplorationReport.objects.get(pk=report_id)
-    if report.is_finished:
-        return report
-    report.mark_running()
-    started = time.perf_counter()
-    try:
-        snapshot = services.data_snapshot_create()
-        figures = compute_figures(snapshot, seed=report.pk)
-        report.snapshot = snapshot
-        report.figures = figures
-        report.findings = findings(figures)
-        report.charts = draw_charts(figures)
-    except Exception as error:
-        report.mark_failed(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}")
-        raise
-    report.compute_seconds = time.perf_counter() - started
-    report.save(update_fields=["snapshot", "figures", "findings", "charts", "compute_seconds"])
-    report.mark_succeeded()
-    return report
+    """Compute a report in this process: `exploration_report_compute` in the job lifecycle."""
+    return job_run(ExplorationReport, report_id, exploration_report_compute)
 
 
-def exploration_report_create(*, created_by=None) -> ExplorationReport:
-    return ExplorationReport.objects.create(created_by=created_by)
+def exploration_report_compute(report: ExplorationReport) -> None:
+    """Measure the data of the report's snapshot (taken now if it has none) and write the
+    figures, charts and findings onto its running row."""
+    if report.snapshot is None:
+        report.snapshot = services.data_snapshot_create()
+    figures = compute_figures(report.snapshot, seed=report.pk)
+    report.figures = figures
+    report.findings = findings(figures)
+    report.charts = draw_charts(figures)
+    report.save(update_fields=["snapshot", "figures", "findings", "charts"])
+
+
+def exploration_report_create(
+    *, snapshot: DataSnapshot | None = None, created_by=None
+) -> ExplorationReport:
+    """Record a report to compute: of `snapshot` (a pipeline's), or of the data when it runs."""
+    return ExplorationReport.objects.create(snapshot=snapshot, created_by=created_by)

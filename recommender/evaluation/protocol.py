@@ -63,6 +63,10 @@ class Protocol:
     ks: the cut-offs; the first is the primary one (coverage, novelty, ... are given at it
     without a suffix, and at every k with "@k").
     weighting / alpha: confidence = alpha * log(1 + plays) for "log" (see `weighting.py`).
+    skip_penalty: each skip of a training cell takes this much confidence off (when the
+    caller gives the skips), as a model run's weighting does.
+    half_life_days: the time decay the caller built the play counts with (recorded, so the
+    result says which weighting it measured; the counts arrive already decayed).
     exclude_seen: rank without the items each listener heard in training (as serving does).
     batch_size: test listeners scored per `recommend` call.
     bootstrap / level: resamples and level of the confidence intervals over listeners.
@@ -75,6 +79,8 @@ class Protocol:
     seed: int = 0
     weighting: str = "log"
     alpha: float = 1.0
+    skip_penalty: float = 0.0
+    half_life_days: float | None = None
     exclude_seen: bool = True
     temporal_quantile: float = 0.8
     batch_size: int = 2_000
@@ -239,10 +245,13 @@ def evaluate_split(
     protocol: Protocol,
     *,
     item_artist: np.ndarray | None = None,
+    skips: sp.spmatrix | None = None,
 ) -> dict[str, ModelResult]:
     """Fit every algorithm on `split.train` and score its test listeners; {label: result}.
 
-    Implicit models fit on confidence(train) by the protocol's weighting; `rating` fits on
+    Implicit models fit on confidence(train) by the protocol's weighting (less
+    `protocol.skip_penalty` per skip of a cell, given `skips` of the split's shape; a
+    skipped cell that is not in train stays out of it); `rating` fits on
     the training play counts (it converts them to 1-5 ratings itself) and also gets MAE and
     RMSE of `predict` on the test cells' ratings from `ratings_from_train`. Each test
     listener is ranked from their training row (`exclude_seen` as in serving, whole
@@ -255,7 +264,13 @@ def evaluate_split(
     train.eliminate_zeros()
     test = sp.csr_matrix(split.test, dtype=np.float32)
     test.eliminate_zeros()
-    weighted = confidence(train, scheme=protocol.weighting, alpha=protocol.alpha)
+    weighted = confidence(
+        train,
+        scheme=protocol.weighting,
+        alpha=protocol.alpha,
+        skips=skips,
+        skip_penalty=protocol.skip_penalty,
+    )
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     relevant = test[users]
     k_max = max(protocol.ks)
@@ -491,10 +506,12 @@ def evaluate(
     *,
     times: sp.spmatrix | None = None,
     item_artist: np.ndarray | None = None,
+    skips: sp.spmatrix | None = None,
 ) -> dict[str, Any]:
     """Evaluate every algorithm under the protocol; the JSON the `evaluate` command writes.
 
-    `user_items`: listeners x items play counts. Returns
+    `user_items`: listeners x items play counts; `skips` (same shape, optional): skip counts,
+    weighed against the training cells by `protocol.skip_penalty`. Returns
     {"protocol": protocol.to_dict(), "results": {label: {"precision@10": ..., "recall@10":
     ..., "f1@10": ..., "map@10": ..., "ndcg@10": ..., "hit_rate@10": ..., "mrr@10": ...,
     (every k), "coverage": ..., "novelty": ..., "popularity_bias": ..., ("diversity": ...),
@@ -512,7 +529,8 @@ def evaluate(
     matrix = sp.csr_matrix(user_items)
     splits = make_splits(matrix, protocol, times=times)
     by_fold = [
-        evaluate_split(split, algorithms, protocol, item_artist=item_artist) for split in splits
+        evaluate_split(split, algorithms, protocol, item_artist=item_artist, skips=skips)
+        for split in splits
     ]
     rng = np.random.default_rng(protocol.seed)
     per_listener: dict[str, dict[str, np.ndarray]] = {}

@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from django.test import Client
 
 from musicsite.jobs import JobStatus
-from musicsite.reaper import reap_lost_jobs
 from recommender import tasks
 from recommender.models import ListenerRecommendations, ModelRun, RecommendationSet, SetStatus
+from recommender.reaping import reap_lost_work as reap_lost_jobs
 from recommender.training import artifact_root, model_run_create, model_run_train
 from tests.listening_data import import_generated, publish_trained
 from tests.services import celery_broker, wait_for

@@ -1,6 +1,5 @@
 """The whole workflow as one job: steps recorded, one at a time, publish only if better."""
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -8,10 +7,13 @@ from celery import current_app
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from listening.models import DataSnapshot
 from musicsite.jobs import JobStatus
 from recommender import pipeline, tasks, training
-from recommender.models import ModelRun, PipelineRun, RecommendationSet, SetStatus
-from recommender.training import artifact_root, model_run_create, model_run_train
+from recommender.data import build_matrix
+from recommender.models import Evaluation, ModelRun, PipelineRun, RecommendationSet, SetStatus
+from recommender.training import artifact_root, model_run_create, model_run_load, model_run_train
+from tests.factories import ListenFactory, ModelRunFactory
 from tests.listening_data import import_generated
 
 FAST = ["popularity", "item_knn"]
@@ -28,9 +30,9 @@ def test_a_pipeline_records_every_step_and_publishes_the_best(listening):
 
     assert run.status == JobStatus.SUCCEEDED and run.progress == 1.0 and run.lock is None
     assert set(run.steps) == set(pipeline.STEPS)  # (jsonb keeps no key order)
-    assert all(step["status"] == "succeeded" for step in run.steps.values())
-    assert run.steps["train"]["figures"].keys() == set(FAST)
+    assert all(step["status"] == JobStatus.SUCCEEDED for step in run.steps.values())
     assert run.steps["evaluate"]["figures"]["candidate"] == "item_knn"
+    assert run.steps["train"]["figures"]["algorithm"] == "item_knn"
     active = RecommendationSet.objects.get(status=SetStatus.ACTIVE)
     assert run.published_set == active and active.run.algorithm == "item_knn"
     assert run.decision.startswith("published item_knn")
@@ -42,6 +44,7 @@ def test_the_active_set_stays_unless_the_new_best_beats_it_beyond_its_interval(l
 
     assert again.status == JobStatus.SUCCEEDED
     assert again.published_set is None and again.decision.startswith("kept the active set")
+    assert again.steps["train"]["status"] == again.steps["publish"]["status"] == "skipped"
     assert RecommendationSet.objects.get(status=SetStatus.ACTIVE) == first.published_set
     assert "item_knn:active" in again.evaluation.results["results"]
 
@@ -128,7 +131,7 @@ def test_staff_watch_and_cancel_pipelines_in_the_admin(client, db):
 @pytest.mark.worker
 @pytest.mark.postgres
 @pytest.mark.parametrize("celery_worker_process", [2], indirect=True)
-def test_on_workers_the_candidates_train_in_parallel(celery_worker_process, tmp_path):
+def test_on_workers_its_parts_run_as_a_chain_on_one_snapshot(celery_worker_process, tmp_path):
     import_generated(tmp_path, listeners=300, songs=1000, listens=60_000)
     candidates = ["popularity", "item_knn", "rp3beta", "als"]
     run = pipeline.pipeline_create(algorithm_names=candidates)
@@ -139,55 +142,140 @@ def test_on_workers_the_candidates_train_in_parallel(celery_worker_process, tmp_
     assert status == run.status == JobStatus.SUCCEEDED, (
         run.error or celery_worker_process.log_path.read_text()[-3000:]
     )
-    trained = ModelRun.objects.filter(pk__in=run.steps["train"]["runs"].values())
-    assert sorted(trained.values_list("algorithm", flat=True)) == sorted(candidates)
-    spans = sorted((model.started_at, model.finished_at) for model in trained)
-    overlapping = any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
-    assert overlapping, f"the candidates trained one after another: {spans}"
-    assert run.published_set is not None and run.steps["publish"]["status"] == "succeeded"
+    (winner,) = ModelRun.objects.all()
+    assert winner.algorithm == run.evaluation.candidate and DataSnapshot.objects.count() == 1
+    assert winner.snapshot == run.evaluation.snapshot
+    assert run.published_set.run == winner and run.steps["publish"]["status"] == "succeeded"
 
 
-def test_while_it_trains_the_steps_say_how_far_each_has_got(listening, client):
+def test_between_its_parts_the_steps_say_how_far_each_has_got(listening, client):
     from tests.factories import StaffFactory
 
     run = pipeline.pipeline_create(algorithm_names=FAST)
-    first, second = pipeline.pipeline_prepare(run_id=run.pk)
-    pipeline.pipeline_train(run_id=run.pk, model_run_id=first)
+    tasks.pipeline_prepare.delay(run.pk)
+    tasks.pipeline_evaluate.delay(run.pk)
     run.refresh_from_db()
 
     steps = {step["name"]: step for step in pipeline.step_rows(run)}
     assert steps["explore"]["status"] == "succeeded" and steps["explore"]["progress"] == 1.0
-    assert steps["train"]["status"] == "running" and steps["train"]["progress"] == 0.5
-    assert steps["evaluate"]["status"] == "waiting" and steps["evaluate"]["progress"] == 0.0
-    assert run.progress == pytest.approx(2 / 5 + 1 / 5 / 2)
+    assert steps["evaluate"]["status"] == "succeeded"
+    assert steps["train"]["status"] == "waiting" and steps["train"]["progress"] == 0.0
+    assert run.progress == pytest.approx(3 / 5)
+    # Mid-training, the train step's progress is its model run's.
+    halfway = ModelRunFactory(status=JobStatus.RUNNING, progress=0.5)
+    run.steps["train"].update(
+        status="running", run=halfway.pk, started_at=timezone.now().isoformat()
+    )
+    run.save(update_fields=["steps"])
+    assert pipeline.step_rows(run)[3]["progress"] == 0.5
     client.force_login(StaffFactory())
     assert "running 50%" in client.get("/staff/operations/").content.decode()
-
-    pipeline.pipeline_train(run_id=run.pk, model_run_id=second)
-    run = pipeline.pipeline_conclude(run_id=run.pk)
-    assert run.status == JobStatus.SUCCEEDED
-    assert [step["progress"] for step in pipeline.step_rows(run)] == [1.0] * 5
 
 
 def test_a_run_reaped_or_cancelled_mid_step_shows_no_step_still_running(listening):
     run = pipeline.pipeline_create(algorithm_names=FAST)
-    candidates = pipeline.pipeline_prepare(run_id=run.pk)
+    tasks.pipeline_prepare.delay(run.pk)
     PipelineRun.objects.filter(pk=run.pk).update(cancel_requested=True)
-    for model_run_id in candidates:
-        pipeline.pipeline_train(run_id=run.pk, model_run_id=model_run_id)
+    for part in (tasks.pipeline_evaluate, tasks.pipeline_train, tasks.pipeline_publish):
+        assert part.delay(run.pk).get() == JobStatus.CANCELLED
 
-    run = pipeline.pipeline_conclude(run_id=run.pk)
-    assert run.status == JobStatus.CANCELLED and run.steps["train"]["status"] == "cancelled"
-    assert set(ModelRun.objects.filter(pk__in=candidates).values_list("status", flat=True)) == {
-        JobStatus.CANCELLED
-    }
+    run.refresh_from_db()
+    assert run.status == JobStatus.CANCELLED and run.lock is None
+    assert "cancelled before the evaluate step" in run.error
+    assert run.steps["evaluate"]["status"] == "waiting" and not ModelRun.objects.exists()
 
     reaped = pipeline.pipeline_create(algorithm_names=FAST)
-    pipeline.pipeline_prepare(run_id=reaped.pk)
+    tasks.pipeline_prepare.delay(reaped.pk)
+    reaped.refresh_from_db()
+    reaped.steps["evaluate"]["status"] = "running"  # its worker died there
+    reaped.save(update_fields=["steps"])
     PipelineRun.objects.filter(pk=reaped.pk).update(
         heartbeat_at=timezone.now() - timedelta(hours=2)
     )
     assert pipeline.reap_stale() == 1
     reaped.refresh_from_db()
     steps = {step["name"]: step for step in pipeline.step_rows(reaped)}
-    assert steps["train"]["status"] == JobStatus.FAILED and steps["train"]["progress"] is None
+    assert steps["evaluate"]["status"] == JobStatus.FAILED and steps["evaluate"]["progress"] is None
+
+
+def _new_listen():
+    """A listen by a new listener of a new song: in a matrix, it adds a row and a column."""
+    return ListenFactory(play_count=3)
+
+
+@pytest.mark.parametrize("runner", ["in process", "celery canvas"])
+def test_a_run_takes_one_snapshot_and_trains_only_the_winner_on_it(listening, runner):
+    snapshots, model_runs = DataSnapshot.objects.count(), ModelRun.objects.count()
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+
+    if runner == "in process":
+        run = pipeline.pipeline_run(run_id=run.pk)
+    else:
+        assert tasks.pipeline_run.delay(run.pk).get() == JobStatus.SUCCEEDED
+        run.refresh_from_db()
+
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert DataSnapshot.objects.count() == snapshots + 1
+    snapshot = DataSnapshot.objects.latest("pk")
+    assert run.steps["snapshot"]["figures"]["snapshot"] == snapshot.pk
+    (winner,) = ModelRun.objects.all()[: ModelRun.objects.count() - model_runs]
+    assert ModelRun.objects.count() == model_runs + 1  # the losers are never fitted as runs
+    assert winner.algorithm == run.evaluation.candidate == "item_knn"
+    assert winner.snapshot == run.evaluation.snapshot == snapshot
+    assert run.published_set.run == winner
+    whole = build_matrix("song", last_listen_id=snapshot.last_listen_id)
+    assert (winner.n_listeners, winner.n_items) == whole.shape  # the whole snapshot
+    assert run.evaluation.results["data"]["listeners"] == whole.shape[0]
+
+
+def test_listens_arriving_during_a_run_are_in_neither_the_evaluation_nor_the_winner(listening):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    added = []
+
+    def listen_meanwhile(step: str) -> None:
+        if step in ("explore", "evaluate", "train"):  # each step starts after the snapshot
+            added.append(_new_listen())
+
+    run = pipeline.pipeline_run(run_id=run.pk, on_progress=listen_meanwhile)
+
+    assert run.status == JobStatus.SUCCEEDED and len(added) == 3
+    snapshot = run.evaluation.snapshot
+    assert all(listen.pk > snapshot.last_listen_id for listen in added)
+    pinned = build_matrix("song", last_listen_id=snapshot.last_listen_id)
+    assert build_matrix("song").shape == (pinned.shape[0] + 3, pinned.shape[1] + 3)
+    data = run.evaluation.results["data"]
+    assert (data["listeners"], data["items"]) == pinned.shape
+    winner = ModelRun.objects.get(pk=run.steps["train"]["figures"]["run"])
+    _, _, listener_ids, item_ids = model_run_load(winner)
+    newcomers = {listen.listener_id for listen in added}
+    assert not newcomers & set(listener_ids.tolist()) and len(item_ids) == pinned.shape[1]
+
+
+def test_on_separate_tasks_every_part_reads_the_same_snapshot(listening):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    tasks.pipeline_prepare.delay(run.pk)
+    _new_listen()
+    tasks.pipeline_evaluate.delay(run.pk)
+    _new_listen()
+    tasks.pipeline_train.delay(run.pk)
+    assert tasks.pipeline_publish.delay(run.pk).get() == JobStatus.SUCCEEDED
+
+    run.refresh_from_db()
+    pinned = build_matrix("song", last_listen_id=run.evaluation.snapshot.last_listen_id)
+    data = run.evaluation.results["data"]
+    winner = run.published_set.run
+    assert (data["listeners"], data["items"]) == pinned.shape
+    assert (winner.n_listeners, winner.n_items) == pinned.shape
+    assert winner.snapshot == run.evaluation.snapshot and DataSnapshot.objects.count() == 1
+
+
+def test_the_evaluation_weighs_plays_as_the_winner_is_trained(listening):
+    weighting = {"scheme": "log", "alpha": 2.0, "skip_penalty": 3.0, "half_life_days": 30}
+    run = pipeline.pipeline_create(algorithm_names=FAST, weighting=weighting)
+
+    run = pipeline.pipeline_run(run_id=run.pk)
+
+    protocol = Evaluation.objects.get(pk=run.evaluation.pk).results["protocol"]
+    assert (protocol["weighting"], protocol["alpha"]) == ("log", 2.0)
+    assert (protocol["skip_penalty"], protocol["half_life_days"]) == (3.0, 30)
+    assert run.published_set.run.weighting == weighting

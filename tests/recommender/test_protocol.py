@@ -263,3 +263,21 @@ def test_tune_samples_big_grids_and_checks_the_metric():
     assert len(trials) == 3 and all("precision@5" in trial for trial in trials)
     with pytest.raises(ValueError, match="ranking metric"):
         tune(train, "item_knn", space, FAST, metric="coverage")
+
+
+def test_skips_weigh_against_the_training_cells_by_the_protocols_skip_penalty():
+    from recommender.evaluation.protocol import evaluate_split
+    from recommender.evaluation.splits import Split
+
+    # Item 0 is played by listeners 0-3 and item 1 by 0-2; listeners 0-3 skipped item 0.
+    train = sp.csr_matrix(np.array([[5, 1, 0], [5, 1, 0], [5, 1, 0], [5, 0, 0], [0, 0, 0]]))
+    test = sp.csr_matrix(np.array([[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]]))
+    skips = sp.csr_matrix(np.array([[9, 0, 0], [9, 0, 0], [9, 0, 0], [9, 0, 0], [0, 0, 0]]))
+    split = Split(train, test, "hand-made")
+
+    def first_pick(protocol):
+        result = evaluate_split(split, {"popularity": {}}, protocol, skips=skips)["popularity"]
+        return int(result.recommended[0, 0])
+
+    assert first_pick(Protocol(ks=(1,), skip_penalty=0.0)) == 0  # skips ignored
+    assert first_pick(Protocol(ks=(1,), skip_penalty=1.0)) == 1  # item 0 skipped away

@@ -9,8 +9,9 @@ from recommender import pipeline, tasks
 
 class Command(BaseCommand):
     help = (
-        "Snapshot, explore, train the candidates, evaluate them and publish the best if it "
-        "beats the active set: in this process, or queued for the workers (--queue)."
+        "Snapshot, explore, evaluate the candidates on that snapshot, train the best on it and "
+        "publish it if it beats the active set: in this process, or queued for the workers "
+        "(--queue)."
     )
 
     def add_arguments(self, parser):

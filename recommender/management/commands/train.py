@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender.data import LEVELS
-from recommender.training import model_run_create, model_run_train, model_search_start
+from recommender.tasks import model_search_start
+from recommender.training import model_run_create, model_run_train
 
 
 def parse_value(text: str):
