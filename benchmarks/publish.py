@@ -115,6 +115,7 @@ def main() -> None:
     steps = ", ".join(
         f"{name.removesuffix('_seconds')} {value:.1f} s"
         for name, value in result["timings"].items()
+        if name.endswith("_seconds")
     )
     print(
         f"published run {run_id} ({args.algorithm}) for {result['listeners']:,} listeners "

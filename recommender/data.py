@@ -23,6 +23,7 @@ from django.db.models import Max, Min
 
 from catalog.models import Song
 from listening.models import Listen, Listener, Skip
+from recommender.listener_lists import positions
 
 LEVELS = ("song", "artist")
 FETCH_ROWS = 200_000
@@ -45,10 +46,10 @@ class InteractionMatrix:
 
     def rows_of(self, listener_pks: np.ndarray) -> np.ndarray:
         """Row numbers of these listeners; -1 for listeners not in the matrix."""
-        return _positions(self.listener_ids, listener_pks)
+        return positions(self.listener_ids, listener_pks)
 
     def columns_of(self, item_pks: np.ndarray) -> np.ndarray:
-        return _positions(self.item_ids, item_pks)
+        return positions(self.item_ids, item_pks)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -63,14 +64,6 @@ class InteractionMatrix:
         """The level and id maps saved beside a model (the matrix itself is not kept)."""
         with np.load(path) as saved:
             return str(saved["level"]), saved["listener_ids"], saved["item_ids"]
-
-
-def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    wanted = np.asarray(wanted, dtype=np.int64)
-    found = np.searchsorted(sorted_ids, wanted)
-    found = np.minimum(found, max(len(sorted_ids) - 1, 0))
-    hit = (sorted_ids[found] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
-    return np.where(hit, found, -1)
 
 
 # One bytea value may hold 1 GB: stay well under it per query.
@@ -193,8 +186,8 @@ def build_matrix(
         (values.astype(np.float32), (rows, columns)), shape=shape, dtype=np.float32
     )
     # Skips of items nobody played (or by listeners with no plays) carry nothing to rank.
-    skip_rows = _positions(listener_ids, skips["listener"].to_numpy())
-    skip_columns = _positions(item_ids, skips["item"].to_numpy())
+    skip_rows = positions(listener_ids, skips["listener"].to_numpy())
+    skip_columns = positions(item_ids, skips["item"].to_numpy())
     keep = (skip_rows >= 0) & (skip_columns >= 0)
     skip_matrix = sp.csr_matrix(
         (skips["value"].to_numpy(np.float32)[keep], (skip_rows[keep], skip_columns[keep])),

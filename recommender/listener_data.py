@@ -42,6 +42,14 @@ class PublishedModel:
     song_artist: np.ndarray | None
     artist_ids: np.ndarray | None
 
+    def artist_map(self, listener_ids: np.ndarray, among: list[int] | None = None) -> ArtistMap:
+        """At song level, what the artist roll-up needs for these (sorted) listeners, with
+        their live not-for-me artists (read for `among` only, when given)."""
+        refused = not_for_me_pairs("artist", among)
+        return ArtistMap(
+            self.song_artist, len(self.artist_ids), cells(listener_ids, self.artist_ids, refused)
+        )
+
 
 def published_model_load(run: ModelRun) -> PublishedModel:
     model, level, listener_ids, item_ids = model_run_load(run)
@@ -199,11 +207,7 @@ def lists_refold(
     ids = listener_ids.tolist()
     artists = None
     if level == "song":
-        artists = ArtistMap(
-            published.song_artist,
-            len(published.artist_ids),
-            cells(listener_ids, published.artist_ids, not_for_me_pairs("artist", ids)),
-        )
+        artists = published.artist_map(listener_ids, ids)
     lists = lists_build(
         published.model,
         rows,

@@ -38,7 +38,7 @@ from recommender.listener_data import (
     published_model_load,
     read_point,
 )
-from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
+from recommender.listener_lists import cells, depth_of, lists_build, positions
 from recommender.models import (
     Evaluation,
     ListenerRecommendations,
@@ -192,11 +192,7 @@ def _build(
     started = time.perf_counter()
     artists = None
     if level == "song":
-        artists = ArtistMap(
-            published.song_artist,
-            len(published.artist_ids),
-            cells(listener_ids, published.artist_ids, not_for_me_pairs("artist")),
-        )
+        artists = published.artist_map(listener_ids)
     lists = lists_build(
         published.model,
         rows,
