@@ -220,6 +220,9 @@ class DataSnapshot(models.Model):
     last_listen_id = models.BigIntegerField(
         null=True, help_text="The newest listen included: later listens are not in it."
     )
+    last_skip_id = models.BigIntegerField(
+        null=True, help_text="The newest skip included: later skips are not in it."
+    )
     newest_played_at = models.DateTimeField(null=True)
 
     class Meta:

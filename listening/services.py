@@ -6,15 +6,18 @@ from django.db.models import Count, Max, Sum
 
 from musicsite.db import roomy_sorts
 
-from .models import DataSnapshot, Listen, Listener
+from .models import DataSnapshot, Listen, Listener, Skip
 
 
-def data_snapshot_create(*, last_listen_id: int | None = None) -> DataSnapshot:
+def data_snapshot_create(
+    *, last_listen_id: int | None = None, last_skip_id: int | None = None
+) -> DataSnapshot:
     """Record the size of the listening data now, in one aggregate query.
 
     Counts are of listeners, songs and artists that have at least one listen, i.e. what
     a model trained now would see. With `last_listen_id`, of the listens up to it only (a
-    caller that fixed the bound first, to read the matrix meanwhile).
+    caller that fixed the bound first, to read the matrix meanwhile); with `last_skip_id`,
+    likewise the skips it counts (by default, every skip recorded by now).
     """
     listens = Listen.objects.all()
     if last_listen_id is not None:
@@ -22,6 +25,9 @@ def data_snapshot_create(*, last_listen_id: int | None = None) -> DataSnapshot:
     with roomy_sorts():
         figures = _snapshot_figures(listens)
     figures["play_total"] = figures["play_total"] or 0
+    if last_skip_id is None:
+        last_skip_id = Skip.objects.aggregate(newest=Max("id"))["newest"] or 0
+    figures["last_skip_id"] = last_skip_id
     return DataSnapshot.objects.create(**figures)
 
 

@@ -39,6 +39,7 @@ class InteractionMatrix:
     listener_ids: np.ndarray  # row -> Listener.pk (sorted)
     item_ids: np.ndarray  # column -> Song.pk or Artist.pk (sorted)
     last_listen_id: int | None = None  # the newest listen read, when pinned to a snapshot
+    last_skip_id: int | None = None  # the newest skip read, likewise
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -108,6 +109,11 @@ def newest_listen_id() -> int:
     return Listen.objects.aggregate(newest=Max("id"))["newest"] or 0
 
 
+def newest_skip_id() -> int:
+    """The id of the newest skip (0 when there is none), likewise."""
+    return Skip.objects.aggregate(newest=Max("id"))["newest"] or 0
+
+
 def _listens(
     item: str, not_flagged: str, *, with_times: bool, last_listen_id: int | None = None
 ) -> pd.DataFrame:
@@ -145,12 +151,17 @@ def recency_weights(at: np.ndarray, half_life_days: float) -> np.ndarray:
 
 
 def build_matrix(
-    level: str, *, half_life_days: float | None = None, last_listen_id: int | None = None
+    level: str,
+    *,
+    half_life_days: float | None = None,
+    last_listen_id: int | None = None,
+    last_skip_id: int | None = None,
 ) -> InteractionMatrix:
     """The listener x `level` matrix of every listen of listeners not flagged as bots.
 
     With `last_listen_id` (a snapshot's), only the listens up to that id: the snapshot's
-    matrix, the same however often it is built (0 reads none).
+    matrix, the same however often it is built (0 reads none); `last_skip_id` bounds the
+    skips so.
 
     With `half_life_days`, each timed play counts 0.5 ** (age / half-life), age measured
     back from the newest listen, so recent listening weighs more (a time-decayed popularity
@@ -171,10 +182,11 @@ def build_matrix(
     if half_life_days is not None:
         values = values * recency_weights(plays["at"].to_numpy(), half_life_days)
     skip_item = "s.song_id" if level == "song" else "song.artist_id"
+    skip_bound = f" AND s.id <= {int(last_skip_id)}" if last_skip_id is not None else ""
     skips = _integers(
         f"SELECT CAST(s.listener_id AS bigint) AS listener, CAST({skip_item} AS bigint) AS item,"
         f" COUNT(*) AS value FROM {Skip._meta.db_table} AS s JOIN {Song._meta.db_table} AS song"
-        f" ON song.id = s.song_id WHERE {skip_item} IS NOT NULL AND s.{not_flagged}"
+        f" ON song.id = s.song_id WHERE {skip_item} IS NOT NULL AND s.{not_flagged}{skip_bound}"
         f" GROUP BY s.listener_id, {skip_item}",
         ("listener", "item", "value"),
     )
@@ -194,7 +206,9 @@ def build_matrix(
         shape=shape,
         dtype=np.float32,
     )
-    return InteractionMatrix(level, matrix, skip_matrix, listener_ids, item_ids, last_listen_id)
+    return InteractionMatrix(
+        level, matrix, skip_matrix, listener_ids, item_ids, last_listen_id, last_skip_id
+    )
 
 
 def first_play_times(matrix: InteractionMatrix) -> sp.csr_matrix:

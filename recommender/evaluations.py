@@ -90,6 +90,7 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
             evaluation.level,
             half_life_days=protocol.half_life_days,
             last_listen_id=last_listen_id,
+            last_skip_id=evaluation.snapshot.last_skip_id,
         )
     elif matrix.last_listen_id != last_listen_id:
         raise ValueError(f"the matrix given is not of the evaluation's {evaluation.snapshot}")

@@ -27,7 +27,7 @@ from musicsite.jobs import JobStatus, job_run
 
 from . import algorithms
 from .algorithms.weighting import confidence
-from .data import LEVELS, InteractionMatrix, build_matrix, newest_listen_id
+from .data import LEVELS, InteractionMatrix, build_matrix, newest_listen_id, newest_skip_id
 from .models import ModelRun, RecommendationSet
 
 DEFAULT_WEIGHTING = {"scheme": "log", "alpha": 1.0, "skip_penalty": 1.0}
@@ -129,6 +129,7 @@ def snapshot_matrix(
         level,
         half_life_days=weighting.get("half_life_days"),
         last_listen_id=snapshot.last_listen_id or 0,
+        last_skip_id=snapshot.last_skip_id,
     )
 
 
@@ -152,12 +153,10 @@ def model_run_fit(
         started = time.perf_counter()
         say("building the matrix")
         if run.snapshot is None:
-            last_listen_id = newest_listen_id()
-            with _alongside(lambda: data_snapshot_create(last_listen_id=last_listen_id)) as taken:
+            bounds = {"last_listen_id": newest_listen_id(), "last_skip_id": newest_skip_id()}
+            with _alongside(lambda: data_snapshot_create(**bounds)) as taken:
                 matrix = build_matrix(
-                    run.level,
-                    half_life_days=run.weighting.get("half_life_days"),
-                    last_listen_id=last_listen_id,
+                    run.level, half_life_days=run.weighting.get("half_life_days"), **bounds
                 )
             run.snapshot = taken.result()
         elif matrix is None:

@@ -129,3 +129,19 @@ def test_time_decayed_popularity_prefers_recent_hits(db):
 
     assert ranked[None] == [classic.pk, hit.pk]
     assert ranked[90] == [hit.pk, classic.pk]
+
+
+def test_a_snapshot_pins_the_skips_as_well_as_the_listens(listening):
+    from listening.services import data_snapshot_create
+    from recommender.training import snapshot_matrix
+
+    snapshot = data_snapshot_create()
+    ada, a2 = listening["ada"], listening["a2"]
+    SkipFactory(listener=ada, song=a2)  # after the snapshot: a later matrix, not its
+    ListenFactory(listener=ada, song=a2, played_at=WHEN)
+
+    pinned = snapshot_matrix(snapshot, "song", {})
+    now = build_matrix("song")
+    row, column = pinned.rows_of([ada.pk])[0], pinned.columns_of([a2.pk])[0]
+    assert pinned.skips[row, column] == 1 and now.skips[row, column] == 2
+    assert pinned.plays[row, column] == 5 and now.plays[row, column] == 6
