@@ -7,7 +7,7 @@ them all alike and a crashed worker leaves an honest record instead of a silent 
 import logging
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection, models
@@ -78,21 +78,15 @@ class Job(models.Model):
         self.status, self.started_at, self.error = JobStatus.RUNNING, timezone.now(), ""
         self.save(update_fields=["status", "started_at", "error"])
 
-    def mark_progress(self, progress: float) -> None:
-        self.progress = min(max(progress, 0.0), 1.0)
-        self.save(update_fields=["progress"])
-
     def mark_succeeded(self) -> None:
         self.status, self.progress, self.finished_at = JobStatus.SUCCEEDED, 1.0, timezone.now()
         self.save(update_fields=["status", "progress", "finished_at"])
 
-    def mark_failed(self, error: str, also: Sequence[str] = ()) -> None:
-        """Record the failure (and the fields named in `also`), on a new connection if the
-        database connection was what failed."""
+    def mark_failed(self, error: str) -> None:
+        """Record the failure, on a new connection if the database connection was what
+        failed."""
         self.status, self.finished_at, self.error = JobStatus.FAILED, timezone.now(), error
-        on_a_live_connection(
-            lambda: self.save(update_fields=["status", "finished_at", "error", *also])
-        )
+        on_a_live_connection(lambda: self.save(update_fields=["status", "finished_at", "error"]))
 
     def reopen(self) -> bool:
         """A failed job back to queued, to be retried; False if it had not failed."""
@@ -119,17 +113,16 @@ def job_run(
     job_id: int,
     work: Callable[[J], object],
     *,
-    also: Sequence[str] = (),
     finishes: bool = True,
 ) -> J:
     """The one lifecycle of a job row, around `work(job)`; the row, as it ended.
 
     A finished row is returned untouched (a task delivered twice does the work once). The
     row is marked running (unless an earlier step of a job spanning several tasks did), and
-    the run is timed. A failure is recorded with its traceback (and the fields named in
-    `also`), on a new connection if the database connection was what failed, and raised.
-    When `work` returns, the row succeeds unless `work` ended it itself (an import that was
-    cancelled, a pipeline that was) or, with `finishes=False`, a later task finishes it.
+    the run is timed. A failure is recorded with its traceback, on a new connection if the
+    database connection was what failed, and raised. When `work` returns, the row succeeds
+    unless `work` ended it itself (an import that was cancelled, a pipeline that was) or,
+    with `finishes=False`, a later task finishes it.
     `musicsite.job_task.JobTask` runs every job task through this; services called in
     process (commands, the in-process pipeline) use it directly.
     """
@@ -142,7 +135,7 @@ def job_run(
     try:
         work(job)
     except Exception as error:
-        job.mark_failed(failure_text(error), also=also)
+        job.mark_failed(failure_text(error))
         log.warning("%s failed after %.1f s: %s", label, time.perf_counter() - started, error)
         raise
     seconds = time.perf_counter() - started

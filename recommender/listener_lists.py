@@ -15,7 +15,7 @@ newcomer's list in milliseconds, and the seeds' neighbours are a handful of stor
 where co-listeners need every listen of everyone who played the seeds (millions for a
 popular song). They are also what the "More like this song" lists show, and they come from
 the same model that takes over at MIN_HISTORY items, so a newcomer's list changes little
-when it does. docs/README.md ("Publishing and refreshing") has the rest.
+when it does. docs/README.md ("Publishing and reasons") has the rest.
 """
 
 from collections.abc import Callable

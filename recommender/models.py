@@ -202,7 +202,8 @@ class Evaluation(Job):
 
 
 class PipelineRun(Job):
-    """The whole workflow once: snapshot, exploration, training, evaluation, publication.
+    """The whole workflow once: snapshot, exploration, evaluation of the candidates on one
+    split of that snapshot, the winner's training on all of it, publication.
 
     `steps` holds each step's status, times, figures and error, in order. `lock` is set
     while the run is queued or running: its unique constraint lets one pipeline run at a

@@ -150,16 +150,33 @@ def _catch_up(
     started = time.perf_counter()
     try:
         changed = changed_since(point)
-        for start in range(0, len(changed), CATCH_UP_BATCH):
-            batch = changed[start : start + CATCH_UP_BATCH]
-            lists_refold(new_set, batch, published=published)
-            for listener_id in batch:
-                serving.forget_lists(listener_id)
     except Exception:
-        log.exception("set %s: refolding the listeners who changed during it failed", new_set.pk)
+        log.exception("set %s: finding the listeners who changed during it failed", new_set.pk)
         return
-    timings.update(catch_up_seconds=time.perf_counter() - started, caught_up_listeners=len(changed))
+    caught_up = 0
+    for start in range(0, len(changed), CATCH_UP_BATCH):
+        batch = changed[start : start + CATCH_UP_BATCH]
+        if _refolded(new_set, batch, published):
+            done = batch
+        else:  # listener by listener: one listener's failure costs only their catch-up
+            done = [
+                listener_id for listener_id in batch if _refolded(new_set, [listener_id], published)
+            ]
+        caught_up += len(done)
+        for listener_id in done:
+            serving.forget_lists(listener_id)
+    timings.update(catch_up_seconds=time.perf_counter() - started, caught_up_listeners=caught_up)
     RecommendationSet.objects.filter(pk=new_set.pk).update(timings=timings)
+
+
+def _refolded(new_set: RecommendationSet, listener_ids, published: PublishedModel) -> bool:
+    """Refold these listeners in the set; False (logged) when that failed."""
+    try:
+        lists_refold(new_set, listener_ids, published=published)
+    except Exception:
+        log.exception("set %s: refolding listeners %s failed", new_set.pk, listener_ids[:10])
+        return False
+    return True
 
 
 def _build(

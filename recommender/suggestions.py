@@ -144,6 +144,8 @@ def neighbour_links(sources: np.ndarray, neighbours: np.ndarray, n_items: int) -
     Places, not similarity scores, so the links are the same whether the lists come from
     the model in memory or from the rows a publication stored (scores there are rounded).
     """
+    if len(sources) == 0:  # no seed has stored neighbours (a listener with nothing known)
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     neighbours = np.asarray(neighbours, dtype=np.int64).reshape(len(sources), -1)
     valid = neighbours >= 0
     place = np.cumsum(valid, axis=1) - 1

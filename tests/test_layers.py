@@ -6,6 +6,7 @@ from the source itself, including imports made inside functions."""
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,22 @@ def test_the_ml_core_imports_nothing_of_ours_outside_it_and_no_django():
             if top in ("django", "rest_framework", "celery", "kombu", "redis"):
                 wrong.append(f"{name} -> {dotted}")
     assert wrong == []
+
+
+def test_import_linter_forbids_the_ml_core_every_other_module_of_the_recommender():
+    config = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())
+    (contract,) = [
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["name"].startswith("The ML core")
+    ]
+    assert set(contract["source_modules"]) == set(ML_CORE)
+    outside = {
+        f"recommender.{path.stem if path.is_file() else path.name}"
+        for path in (BASE_DIR / "recommender").iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").exists()
+    } - set(ML_CORE)
+    assert outside <= set(contract["forbidden_modules"])
 
 
 def test_no_page_or_api_view_is_outside_the_site_app():

@@ -4,7 +4,7 @@ import pytest
 
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener
-from recommender import publishing, refresh
+from recommender import publishing, refresh, serving
 from recommender.listener_lists import MIN_HISTORY
 from recommender.models import ListenerRecommendations
 from recommender.training import model_run_create, model_run_train
@@ -70,3 +70,27 @@ def test_refresh_and_publish_agree_at_artist_level(listeners):
 
     assert {name: lists_of(published.pk, one.pk) for name, one in listeners.items()} == before
     assert set(before["regular"]) == {"artist"}
+
+
+def test_a_listener_the_model_knows_nothing_of_gets_the_charts_on_both_paths(listeners):
+    from tests.factories import SongFactory
+
+    run = model_run_create(algorithm="item_knn", level="song", seed=1)
+    model_run_train(run_id=run.pk)
+    published = publishing.publish(run_id=run.pk, top_n=10)
+    empty = Listener.objects.create(source="site", display_name="nothing yet")
+    unknown = SongFactory()  # arrived after training: the model has no column for it
+    stranger = Listener.objects.create(source="site", display_name="only new songs")
+    Listen.objects.create(listener=stranger, song=unknown, artist_id=unknown.artist_id)
+
+    assert refresh.refresh_listener(empty.pk)
+    # Nothing to fold in: no row, as publishing writes none; readers show the set's charts.
+    assert lists_of(published.pk, empty.pk) == {}
+    assert serving.listener_list(empty.pk, "song")["fallback"]
+    assert refresh.refresh_listener(stranger.pk)  # its seeds have no neighbours stored
+    songs = lists_of(published.pk, stranger.pk)["song"]
+    assert songs[3] and songs[0] == [item for item, _ in published.charts["song"]]
+
+    # A publication's catch-up refolds such a listener like any other, and the rest too.
+    again = publishing.publish(run_id=run.pk, top_n=10)
+    assert lists_of(again.pk, stranger.pk) == lists_of(published.pk, stranger.pk)
