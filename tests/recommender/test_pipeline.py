@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from listening.models import DataSnapshot
 from musicsite.jobs import JobStatus
-from recommender import pipeline, tasks, training
+from recommender import evaluations, pipeline, tasks, training
 from recommender.data import build_matrix
 from recommender.models import Evaluation, ModelRun, PipelineRun, RecommendationSet, SetStatus
 from recommender.training import artifact_root, model_run_create, model_run_load, model_run_train
@@ -279,3 +279,18 @@ def test_the_evaluation_weighs_plays_as_the_winner_is_trained(listening):
     assert (protocol["weighting"], protocol["alpha"]) == ("log", 2.0)
     assert (protocol["skip_penalty"], protocol["half_life_days"]) == (3.0, 30)
     assert run.published_set.run.weighting == weighting
+
+    # The same comparison on the same snapshot without the run's weighting measures
+    # something else: the weighting reached the scores, not only the record.
+    plain = evaluations.evaluation_run(
+        evaluation_id=evaluations.evaluation_create(
+            algorithm_params=run.evaluation.algorithms,
+            snapshot=run.evaluation.snapshot,
+            protocol=evaluations.protocol_weighted({}),
+        ).pk
+    )
+    weighted = run.evaluation.results["results"]
+    assert plain.results["data"] == run.evaluation.results["data"]
+    assert {label: r["ndcg@10"] for label, r in plain.results["results"].items()} != {
+        label: r["ndcg@10"] for label, r in weighted.items()
+    }
