@@ -15,13 +15,13 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
 from recommender import algorithms
-from recommender.data import InteractionMatrix
+from recommender.data import InteractionMatrix, newest_listen_id, newest_skip_id
 from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
 from recommender.models import ModelRun, RecommendationSet, SimilarItems
 from recommender.seeds import live_loves, loved_pairs
@@ -248,11 +248,7 @@ def _feedback_now() -> frozenset:
 
 def read_point() -> ReadPoint:
     """Taken just before a publication reads: anything after it is `changed_since` it."""
-    return ReadPoint(
-        Listen.objects.aggregate(last=Max("id"))["last"] or 0,
-        Skip.objects.aggregate(last=Max("id"))["last"] or 0,
-        _feedback_now(),
-    )
+    return ReadPoint(newest_listen_id(), newest_skip_id(), _feedback_now())
 
 
 def changed_since(point: ReadPoint) -> list[int]:

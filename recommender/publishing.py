@@ -189,8 +189,10 @@ def _build(
     level, top_n = run.level, new_set.top_n
     say("reading the listening data", 0.05)
     started = time.perf_counter()
-    point = read_point()  # before reading: what comes after is caught up
-    matrix = build_matrix(level)
+    point = read_point()  # the bound of what is read: what comes after is caught up
+    matrix = build_matrix(
+        level, last_listen_id=point.last_listen_id, last_skip_id=point.last_skip_id
+    )
     if matrix.plays.nnz == 0:
         raise PublishError(f"no listens at {level} level to publish for")
     listener_ids, rows = _model_rows(matrix, run, published.item_ids)
