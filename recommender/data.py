@@ -60,6 +60,13 @@ class InteractionMatrix:
             item_ids=self.item_ids,
         )
 
+    def is_of(self, snapshot) -> bool:
+        """Whether this matrix reads exactly `snapshot`'s listens and skips."""
+        return (self.last_listen_id, self.last_skip_id) == (
+            snapshot.last_listen_id or 0,
+            snapshot.last_skip_id,
+        )
+
     @staticmethod
     def load_ids(path: Path) -> tuple[str, np.ndarray, np.ndarray]:
         """The level and id maps saved beside a model (the matrix itself is not kept)."""

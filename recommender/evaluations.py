@@ -92,7 +92,7 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
             last_listen_id=last_listen_id,
             last_skip_id=evaluation.snapshot.last_skip_id,
         )
-    elif matrix.last_listen_id != last_listen_id:
+    elif not matrix.is_of(evaluation.snapshot):
         raise ValueError(f"the matrix given is not of the evaluation's {evaluation.snapshot}")
     if matrix.plays.nnz == 0:
         raise ValueError(f"no listens at {evaluation.level} level to evaluate")

@@ -161,7 +161,7 @@ def model_run_fit(
             run.snapshot = taken.result()
         elif matrix is None:
             matrix = snapshot_matrix(run.snapshot, run.level, run.weighting)
-        elif matrix.last_listen_id != (run.snapshot.last_listen_id or 0):
+        elif not matrix.is_of(run.snapshot):
             raise ValueError(f"the matrix given is not of the run's {run.snapshot}")
         timings["matrix_seconds"] = time.perf_counter() - started
         run.n_listeners, run.n_items = matrix.shape
