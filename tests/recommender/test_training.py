@@ -68,6 +68,23 @@ def test_a_run_with_nothing_to_learn_fails_honestly_and_leaves_no_artifact(db):
     assert not (artifact_root() / f"run-{run.pk}").exists()
 
 
+def test_a_run_refuses_a_matrix_of_another_snapshot(listening):
+    from listening.services import data_snapshot_create
+    from recommender.training import snapshot_matrix
+    from tests.factories import SkipFactory
+
+    snapshot = data_snapshot_create()
+    stale = snapshot_matrix(snapshot, "song", {})
+    SkipFactory()  # a skip after it: the next snapshot reads one skip more
+    run = model_run_create(algorithm="popularity", snapshot=data_snapshot_create())
+
+    with pytest.raises(ValueError, match="not of the run's"):
+        model_run_train(run_id=run.pk, matrix=stale)
+
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED and run.artifact == ""
+
+
 def test_unknown_algorithms_and_parameters_are_refused_before_queuing(db):
     with pytest.raises(ValidationError, match="als"):
         model_run_create(algorithm="magic")
