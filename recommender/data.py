@@ -22,8 +22,8 @@ from django.db import connection
 from django.db.models import Max, Min
 
 from catalog.models import Song
-from listening.models import Listen, Listener, Skip
-from recommender.listener_lists import positions
+from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
+from recommender.listener_lists import cells, positions
 
 LEVELS = ("song", "artist")
 FETCH_ROWS = 200_000
@@ -40,6 +40,9 @@ class InteractionMatrix:
     item_ids: np.ndarray  # column -> Song.pk or Artist.pk (sorted)
     last_listen_id: int | None = None  # the newest listen read, when pinned to a snapshot
     last_skip_id: int | None = None  # the newest skip read, likewise
+    # 0/1, same shape: cells the listener said "not for me" to (at build time), which
+    # training drops whatever their plays (`weighting.confidence`).
+    refused: sp.csr_matrix | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -213,8 +216,47 @@ def build_matrix(
         shape=shape,
         dtype=np.float32,
     )
+    refused = cells(listener_ids, item_ids, refused_pairs(level))
     return InteractionMatrix(
-        level, matrix, skip_matrix, listener_ids, item_ids, last_listen_id, last_skip_id
+        level, matrix, skip_matrix, listener_ids, item_ids, last_listen_id, last_skip_id, refused
+    )
+
+
+def refused_pairs(level: str, listener_ids: list[int] | None = None) -> np.ndarray:
+    """Live "not for me" feedback as (listener, item) pairs at `level`, of these listeners
+    or of everyone: what training and fold-in count against.
+
+    At song level an artist refused stands for each of its songs (the listener wants none
+    of them); at artist level only artists refused count, since one song refused says
+    little about its artist. Feedback is read as it holds now, as loves are: it is not
+    part of a snapshot's pinned listens.
+    """
+    refused = Feedback.objects.live().filter(kind=FeedbackKind.NOT_FOR_ME)
+    if listener_ids is not None:
+        refused = refused.filter(listener_id__in=listener_ids)
+    if level == "artist":
+        pairs = refused.filter(artist__isnull=False).values_list("listener_id", "artist_id")
+        return np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
+    on_songs = refused.filter(song__isnull=False).values_list("listener_id", "song_id")
+    on_artists = np.array(
+        list(refused.filter(artist__isnull=False).values_list("listener_id", "artist_id")),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    songs = pd.DataFrame(
+        list(
+            Song.objects.filter(artist_id__in=np.unique(on_artists[:, 1]).tolist()).values_list(
+                "artist_id", "pk"
+            )
+        ),
+        columns=["artist", "song"],
+        dtype=np.int64,
+    )
+    of_artists = pd.DataFrame(on_artists, columns=["listener", "artist"]).merge(songs)
+    return np.concatenate(
+        [
+            np.array(list(on_songs), dtype=np.int64).reshape(-1, 2),
+            of_artists[["listener", "song"]].to_numpy(np.int64).reshape(-1, 2),
+        ]
     )
 
 

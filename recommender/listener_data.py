@@ -21,7 +21,12 @@ from django.utils import timezone
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
 from recommender import algorithms
-from recommender.data import InteractionMatrix, newest_listen_id, newest_skip_id
+from recommender.data import (
+    InteractionMatrix,
+    newest_listen_id,
+    newest_skip_id,
+    refused_pairs,
+)
 from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
 from recommender.models import ModelRun, RecommendationSet, SimilarItems
 from recommender.seeds import live_loves, loved_pairs
@@ -83,10 +88,16 @@ def song_artists(song_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def confidence_rows(
-    plays: sp.csr_matrix, skips: sp.csr_matrix, loved: sp.csr_matrix, run: ModelRun, item_ids
+    plays: sp.csr_matrix,
+    skips: sp.csr_matrix,
+    loved: sp.csr_matrix,
+    run: ModelRun,
+    item_ids,
+    refused: sp.csr_matrix | None = None,
 ) -> sp.csr_matrix:
     """Listeners x model items confidences: plays (and skips) weighted by the run's
-    weighting, and what a listener loves counted as one play where they have not played it.
+    weighting, what a listener loves counted as one play where they have not played it,
+    and what they refused (`refused`, 0/1) dropped, as training drops it.
 
     A weighting whose cell depends on the whole matrix (bm25's item frequencies) cannot give
     one listener the value publishing gives them: use "log" or "raw" for refreshes to agree.
@@ -97,7 +108,9 @@ def confidence_rows(
     loved = sp.csr_matrix(loved - loved.multiply(played), dtype=np.float32)
     loved.eliminate_zeros()
     rows = np.arange(plays.shape[0])
-    matrix = InteractionMatrix(run.level, sp.csr_matrix(plays + loved), skips, rows, item_ids)
+    matrix = InteractionMatrix(
+        run.level, sp.csr_matrix(plays + loved), skips, rows, item_ids, refused=refused
+    )
     return weigh(matrix, run.weighting)
 
 
@@ -163,7 +176,8 @@ def listener_rows(
     loves = loved_pairs(live_loves(ids), run.level)
     present = listening | np.isin(listener_ids, loves[:, 0])
     loved = cells(listener_ids, item_ids, loves)
-    return confidence_rows(plays, skips, loved, run, item_ids), present
+    refused = cells(listener_ids, item_ids, refused_pairs(run.level, ids))
+    return confidence_rows(plays, skips, loved, run, item_ids, refused), present
 
 
 def stored_neighbours(set_id: int, level: str, item_ids: np.ndarray):

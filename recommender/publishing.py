@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from musicsite.jobs import JobStatus
 from recommender import algorithms
-from recommender.data import InteractionMatrix, build_matrix
+from recommender.data import InteractionMatrix, build_matrix, refused_pairs
 from recommender.listener_data import (
     PublishedModel,
     ReadPoint,
@@ -251,7 +251,7 @@ def _model_rows(
     matrix: InteractionMatrix, run: ModelRun, item_ids: np.ndarray
 ) -> tuple[np.ndarray, sp.csr_matrix]:
     """(listener ids, their confidences in the model's columns): everyone with listens, and
-    everyone who loves something (onboarding), loves counted as plays
+    everyone who loves something (onboarding), loves counted as plays and refusals dropped
     (`listener_data.confidence_rows`, as a refresh counts them). Items the model never saw
     are dropped."""
     columns = matrix.columns_of(item_ids)  # model column -> today's column, or -1
@@ -272,7 +272,8 @@ def _model_rows(
         )
         plays, skips = sp.csr_matrix(lift @ plays), sp.csr_matrix(lift @ skips)
     loved = cells(listener_ids, item_ids, loves)
-    return listener_ids, confidence_rows(plays, skips, loved, run, item_ids)
+    refused = cells(listener_ids, item_ids, refused_pairs(run.level))
+    return listener_ids, confidence_rows(plays, skips, loved, run, item_ids, refused)
 
 
 def _chart_ids(chart: tuple[np.ndarray, np.ndarray], item_ids: np.ndarray) -> list[list[float]]:

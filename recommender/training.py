@@ -95,7 +95,8 @@ def model_run_create(
 
 
 def weigh(matrix: InteractionMatrix, weighting: Mapping[str, Any]) -> sp.csr_matrix:
-    """A run's confidences from play and skip counts, by its weighting settings."""
+    """A run's confidences from play and skip counts, by its weighting settings; the cells
+    refused ("not for me") are dropped."""
     weighting = {**DEFAULT_WEIGHTING, **weighting}
     return confidence(
         matrix.plays,
@@ -103,6 +104,7 @@ def weigh(matrix: InteractionMatrix, weighting: Mapping[str, Any]) -> sp.csr_mat
         alpha=float(weighting["alpha"]),
         skips=matrix.skips,
         skip_penalty=float(weighting["skip_penalty"]),
+        refused=matrix.refused,
     )
 
 

@@ -20,6 +20,7 @@ def confidence(
     alpha: float = 1.0,
     skips: sp.csr_matrix | None = None,
     skip_penalty: float = 1.0,
+    refused: sp.csr_matrix | None = None,
 ) -> sp.csr_matrix:
     """Weight a listeners x items matrix of play counts into float32 confidences.
 
@@ -32,8 +33,10 @@ def confidence(
       played gets an idf <= 0, so its cells are dropped by the rule below.
 
     Negative feedback: `skips` (same shape; for each cell, how often the listener skipped the
-    song or said "not for me") is subtracted as skip_penalty * skips after weighting. A cell
-    whose confidence ends <= 0 is removed (eliminate_zeros): the models treat it as unplayed,
+    song) is subtracted as skip_penalty * skips after weighting. `refused` (same shape,
+    non-zero where the listener said "not for me") removes its cells whatever their plays
+    and whatever the skip penalty: a listener's word outweighs any count. A cell whose
+    confidence ends <= 0 is removed (eliminate_zeros): the models treat it as unplayed,
     which is what a skipped or refused song is.
     """
     if scheme not in SCHEMES:
@@ -52,6 +55,10 @@ def confidence(
             raise ValueError(f"skips is {skips.shape}, play_counts is {counts.shape}")
         weighted = weighted - sp.csr_matrix(skips, dtype=np.float32) * np.float32(skip_penalty)
     weighted = sp.csr_matrix(weighted, dtype=np.float32)
+    if refused is not None:
+        if refused.shape != counts.shape:
+            raise ValueError(f"refused is {refused.shape}, play_counts is {counts.shape}")
+        weighted = sp.csr_matrix(weighted - weighted.multiply(refused != 0), dtype=np.float32)
     weighted.data[weighted.data <= 0] = 0
     weighted.eliminate_zeros()
     weighted.sort_indices()

@@ -53,3 +53,12 @@ def test_skips_are_subtracted_and_cells_left_non_positive_are_removed():
 def test_an_unknown_scheme_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="raw, log, bm25"):
         confidence(COUNTS, "sqrt")
+
+
+def test_refused_cells_are_removed_whatever_their_plays_and_the_skip_penalty():
+    plays = sp.csr_matrix(np.array([[30, 1, 0], [2, 0, 0]], dtype=np.float32))
+    refused = sp.csr_matrix(np.array([[1, 0, 1], [0, 0, 0]], dtype=np.float32))
+    weighted = confidence(plays, "raw", refused=refused, skip_penalty=0.0)
+    assert weighted.toarray().tolist() == [[0, 1, 0], [2, 0, 0]] and weighted.nnz == 2
+    with pytest.raises(ValueError, match="refused is"):
+        confidence(plays, "raw", refused=refused[:1])
