@@ -1,4 +1,4 @@
-""""Not for me" counts against an item: training drops the cell, and so does a fold-in."""
+"""Not-for-me counts against an item: training drops the cell, and so does a fold-in."""
 
 import numpy as np
 import pytest
