@@ -10,7 +10,7 @@ from django.urls import reverse
 from catalog.models import Artist, Song
 from listening.charts import charts
 from listening.models import Feedback, Listen, Listener
-from tests.factories import UserFactory
+from tests.factories import ArtistFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
 
 PASSWORD = "a long enough password"
@@ -73,6 +73,82 @@ def test_sign_up_leads_to_onboarding_and_picked_artists_give_suggestions(
     assert "Popular with listeners like you" not in page
     with django_assert_max_num_queries(14):
         client.get(reverse("home"))
+
+
+def carried_picks(page: str) -> list[int]:
+    """The picks a rendered welcome page sends with its form (its hidden inputs)."""
+    return [int(pk) for pk in re.findall(r'type="hidden" name="artist" value="(\d+)"', page)]
+
+
+def test_picks_on_the_welcome_page_survive_searches_and_all_are_saved(site):
+    picked = [ArtistFactory(name=name) for name in ("Quokka Parade", "Wombat Choir", "Numbat Set")]
+    client = Client()
+    client.force_login(UserFactory())
+    welcome = reverse("onboarding")
+
+    page = client.get(welcome, {"q": "quokka"}).content.decode()
+    assert f'value="{picked[0].pk}"' in page and carried_picks(page) == []
+    # Tick Quokka, search for Wombat: the form posts the tick with the search.
+    searched = client.post(
+        welcome, {"q": "wombat", "search": "1", "artist": picked[0].pk}, follow=True
+    )
+    page = searched.content.decode()
+    assert carried_picks(page) == [picked[0].pk] and "Quokka Parade" in page
+    assert f'type="checkbox" name="artist" value="{picked[1].pk}"' in page
+    page = client.post(
+        welcome,
+        {"q": "numbat", "search": "1", "artist": [*carried_picks(page), picked[1].pk]},
+        follow=True,
+    ).content.decode()
+    assert carried_picks(page) == [picked[0].pk, picked[1].pk]
+
+    done = client.post(welcome, {"q": "numbat", "artist": [*carried_picks(page), picked[2].pk]})
+
+    assert done.status_code == 302 and done["Location"] == reverse("home")
+    loved = Feedback.objects.filter(kind="love").values_list("artist_id", flat=True)
+    assert sorted(loved) == sorted(artist.pk for artist in picked)
+
+
+def test_a_pick_can_be_removed_and_the_others_stay(site):
+    picked = [ArtistFactory(name=f"Removable {n}") for n in range(3)]
+    client = Client()
+    client.force_login(UserFactory())
+
+    page = client.post(
+        reverse("onboarding"),
+        {"q": "removable", "remove": picked[1].pk, "artist": [a.pk for a in picked]},
+        follow=True,
+    ).content.decode()
+
+    assert carried_picks(page) == [picked[0].pk, picked[2].pk]
+    assert f'type="checkbox" name="artist" value="{picked[1].pk}"' in page  # back in the results
+
+
+@pytest.mark.parametrize(
+    ("picks", "said"),
+    [
+        (["abc"], "1 of the picks is not an artist"),
+        (["\u00b2", "-4", "0", "1.5"], "4 of the picks are not an artist"),
+        ([str(10**30)], "1 of the picks is not an artist"),
+        (["9" * 5000], "1 of the picks is not an artist"),
+        ([str(2**63)], "1 of the picks is not an artist"),
+        ([str(n) for n in range(1, 60)], "Pick at most 50 artists"),
+        ([str(10**15), str(10**15 + 1), str(10**15 + 2)], "no longer exist"),
+    ],
+)
+def test_hostile_picks_get_a_clear_message_and_a_400(site, picks, said):
+    client = Client()
+    client.force_login(UserFactory())
+    welcome = reverse("onboarding")
+
+    saved = client.post(welcome, {"artist": picks})
+    linked = client.get(welcome, {"artist": picks, "q": "a"})
+    searched = client.post(welcome, {"artist": picks, "search": "1"}, follow=True)
+
+    assert saved.status_code == 400 and said in saved.content.decode()
+    assert linked.status_code == 400 and said in linked.content.decode()
+    assert searched.status_code in (200, 400) and said in searched.content.decode()
+    assert not Feedback.objects.exists()
 
 
 def test_not_for_me_removes_a_song_for_good_and_i_listened_updates_the_list(
