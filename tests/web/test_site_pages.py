@@ -10,7 +10,7 @@ from django.urls import reverse
 from catalog.models import Artist, Song
 from listening.charts import charts
 from listening.models import Feedback, Listen, Listener
-from tests.factories import ArtistFactory, UserFactory
+from tests.factories import ArtistFactory, SongFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
 
 PASSWORD = "a long enough password"
@@ -206,6 +206,44 @@ def test_search_finds_songs_and_artists_with_pages(site, django_assert_max_num_q
     assert "Page 1 of" in many and 'rel="next"' in many
     second = client.get(reverse("search"), {"q": "e", "page": 2}).content.decode()
     assert "Page 2 of" in second
+
+
+def artist_links(page: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'href="/artists/(\d+)/"', page)]
+
+
+def test_search_pages_artists_and_songs_apart_keeping_the_query(db, django_assert_max_num_queries):
+    artists = [ArtistFactory(name=f"Xylophonic {n:02d}") for n in range(30)]
+    for artist in artists:
+        SongFactory(title=f"Tune of {artist.name}", artist=artist)
+    client = Client()
+
+    with django_assert_max_num_queries(4):  # a count and a page for each list, no N+1
+        first = client.get(reverse("search"), {"q": "xylophonic"}).content.decode()
+    second = client.get(
+        reverse("search"), {"q": "xylophonic", "artists_page": 2, "page": 2}
+    ).content.decode()
+
+    assert artist_links(first) == [a.pk for a in artists[:24]]
+    assert artist_links(second) == [a.pk for a in artists[24:]]
+    assert 'href="?q=xylophonic&amp;page=1&amp;artists_page=2"' in first
+    assert 'href="?q=xylophonic&amp;artists_page=1&amp;page=2"' in first
+    # Each list's links keep the other list's page.
+    assert 'href="?q=xylophonic&amp;page=2&amp;artists_page=1"' in second
+    assert "Tune of Xylophonic 29" in second and "Tune of Xylophonic 29" not in first
+
+
+@pytest.mark.parametrize("number", ["abc", "0", "-3", "1.5", str(10**30), "\u00b2", ""])
+def test_search_answers_any_page_number_with_a_page(db, number):
+    artists = [ArtistFactory(name=f"Xylophonic {n:02d}") for n in range(30)]
+
+    response = Client().get(
+        reverse("search"), {"q": "xylophonic", "artists_page": number, "page": number}
+    )
+
+    assert response.status_code == 200
+    shown = artist_links(response.content.decode())
+    assert shown in ([a.pk for a in artists[:24]], [a.pk for a in artists[24:]])
 
 
 def test_my_listening_shows_only_my_history_top_lists_and_the_clock(
