@@ -14,6 +14,7 @@ from listening.models import Listen
 from recommender.serving import similar_ids
 
 PAGE_SIZE = 20
+ARTISTS_PAGE_SIZE = 24
 SIMILAR_SHOWN = 10
 
 
@@ -59,9 +60,11 @@ def artist_page(request: HttpRequest, artist_id: int) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     """Songs and artists whose name holds the words (match keys, so case and accents of
-    spelling do not matter), songs paginated."""
+    spelling do not matter), each list paginated on its own: `page` for songs, `artists_page`
+    for artists, and each list's links keep the query and the other list's page. A page
+    number that is not one gives the first page, one past the end the last (`get_page`)."""
     words = request.GET.get("q", "").strip()
-    songs_page, artists = None, []
+    songs_page = artists_page = None
     if words:
         key = match_key(words)
         songs = (
@@ -70,11 +73,16 @@ def search(request: HttpRequest) -> HttpResponse:
             .order_by("title_key", "pk")
         )
         songs_page = Paginator(songs, PAGE_SIZE).get_page(request.GET.get("page"))
-        artists = list(Artist.objects.filter(name_key__contains=key).order_by("name_key")[:12])
+        artists = Artist.objects.filter(name_key__contains=key).order_by("name_key", "pk")
+        artists_page = Paginator(artists, ARTISTS_PAGE_SIZE).get_page(
+            request.GET.get("artists_page")
+        )
     context = {
         "q": words,
-        "query": urlencode({"q": words}),
         "songs": songs_page,
-        "artists": artists,
+        "artists": artists_page,
+        # What each list's page links carry besides their own page number.
+        "songs_query": urlencode({"q": words, "artists_page": getattr(artists_page, "number", 1)}),
+        "artists_query": urlencode({"q": words, "page": getattr(songs_page, "number", 1)}),
     }
     return render(request, "catalog/search.html", context)

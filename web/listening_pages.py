@@ -1,5 +1,7 @@
 """The listener's own pages: their listening, onboarding, and the buttons on song pages."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -7,6 +9,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -22,6 +25,9 @@ from web.clock import clock_svg
 
 HISTORY_PAGE = 25
 MIN_ARTISTS = 3
+MAX_PICKS = 50  # far more than anyone ticks on a welcome page
+SEARCH_SHOWN = 30
+ID_MAX = 2**63 - 1  # the largest id a BigAutoField holds
 
 
 def _back(request: HttpRequest, fallback: str = "home") -> HttpResponse:
@@ -70,33 +76,71 @@ def my_listening(request: HttpRequest) -> HttpResponse:
     return render(request, "listening/my_listening.html", context)
 
 
+def _artist_id(value: str) -> int | None:
+    """`value` as an artist id, or None if it cannot be one."""
+    value = value.strip()
+    # isascii: "²" passes isdigit but not int(); the length check keeps int() off
+    # thousand-digit strings, and ID_MAX the database off numbers its column cannot hold.
+    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+        return None
+    return int(value) if 0 < int(value) <= ID_MAX else None
+
+
+def _picked_artists(values: list[str]) -> tuple[list[int], str]:
+    """The artist ids among `values` (the form's picks), in order and once each, and what was
+    wrong with the rest ("" if nothing). The picks travel in the page's query string and
+    form, so anything can arrive; at most MAX_PICKS count (which bounds the lookup too)."""
+    ids = [_artist_id(value) for value in values]
+    picks = list(dict.fromkeys(pk for pk in ids if pk is not None))
+    bad = ids.count(None)
+    if bad:
+        return picks[:MAX_PICKS], f"{bad} of the picks {'is' if bad == 1 else 'are'} not an artist."
+    if len(picks) > MAX_PICKS:
+        return picks[:MAX_PICKS], f"Pick at most {MAX_PICKS} artists."
+    return picks, ""
+
+
 @login_required
 def onboarding(request: HttpRequest) -> HttpResponse:
     """A new listener picks at least three artists they like; each becomes a "love", and
-    their suggestions are folded in from those at once."""
+    their suggestions are folded in from those at once.
+
+    One form holds the search box, the picks so far (hidden inputs) and the ticks in the
+    current results, so a search keeps every pick without JavaScript: its button posts the
+    form, which redirects to this page with the picks in the query string."""
     listener = Listener.objects.for_user(request.user)
-    if request.method == "POST":
-        chosen = sorted({int(pk) for pk in request.POST.getlist("artist") if pk.isdigit()})
-        found = list(Artist.objects.filter(pk__in=chosen).values_list("pk", flat=True))
-        if len(found) < MIN_ARTISTS:
-            messages.error(request, f"Pick at least {MIN_ARTISTS} artists you like.")
+    data = request.POST if request.method == "POST" else request.GET
+    words = data.get("q", "").strip()
+    picks, problem = _picked_artists(data.getlist("artist"))
+    if request.method == "POST" and ("search" in data or "remove" in data):
+        picks = [pk for pk in picks if str(pk) != data.get("remove")]
+        if problem:
+            messages.error(request, problem)
+        query = urlencode({"q": words, "artist": picks} if words else {"artist": picks}, doseq=True)
+        return redirect(f"{reverse('onboarding')}?{query}")
+    picked = in_order(Artist, picks)
+    if len(picked) < len(picks) and not problem:
+        problem = "Some of the picked artists no longer exist: they are left out."
+    if request.method == "POST" and not problem:
+        if len(picked) < MIN_ARTISTS:
+            problem = f"Pick at least {MIN_ARTISTS} artists you like."
         else:
-            for artist_id in found:
-                feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist_id, refresh=False)
+            for artist in picked:
+                feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist.pk, refresh=False)
             refresh_listener(listener.pk)  # here, not queued: the next page shows the result
             messages.success(request, "Thanks! Here are songs picked for you.")
             return redirect("home")
-    words = request.GET.get("q", "").strip()
+    if problem:
+        messages.error(request, problem)
     if words:
-        artists = Artist.objects.filter(name_key__contains=match_key(words)).order_by("name_key")
-        artists = list(artists[:30])
+        found = Artist.objects.filter(name_key__contains=match_key(words)).exclude(pk__in=picks)
+        artists = list(found.order_by("name_key")[:SEARCH_SHOWN])
     else:  # the most listened artists, from the cached charts (no aggregate per request)
-        artists = in_order(Artist, [row["id"] for row in charts()["artists"]["overall"]])
-    return render(
-        request,
-        "listening/onboarding.html",
-        {"artists": artists, "q": words, "minimum": MIN_ARTISTS},
-    )
+        top = [row["id"] for row in charts()["artists"]["overall"] if row["id"] not in picks]
+        artists = in_order(Artist, top)
+    context = {"artists": artists, "picks": picked, "q": words, "minimum": MIN_ARTISTS}
+    # A refused form or a hostile link is the asker's error: the page again, with why, as a 400.
+    return render(request, "listening/onboarding.html", context, status=400 if problem else 200)
 
 
 @login_required

@@ -155,12 +155,15 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def draw_charts(figures: dict) -> dict[str, str]:
+    """Chart name: SVG document, each SVG named by a description of what it shows."""
     popularity, distributions = figures["popularity"], figures["distributions"]
+    items = f"{figures['size']['level']}s"
     drawn = {
         "lorenz": charts.lorenz_chart(
             np.array(popularity["lorenz"]["x"]),
             np.array(popularity["lorenz"]["y"]),
             popularity["song_gini"],
+            items=items,
         ),
         "top_artists": charts.top_items_chart(
             popularity["top_artists_by_plays"], "name", "plays", "Top artists by plays"
@@ -169,16 +172,19 @@ def draw_charts(figures: dict) -> dict[str, str]:
             pd.DataFrame(distributions["plays_per_listener_histogram"]),
             "Plays per listener",
             "plays",
+            counted="listeners",
         ),
         "listeners_per_song": charts.log_log_histogram_chart(
             pd.DataFrame(distributions["listeners_per_song_histogram"]),
             f"Listeners per {figures['size']['level']}",
             "listeners",
+            counted=items,
         ),
         "plays_per_pair": charts.log_log_histogram_chart(
             pd.DataFrame(distributions["plays_per_pair_histogram"]),
             "Plays per listener and item",
             "plays",
+            counted="listener-item pairs",
         ),
     }
     if popularity["top_songs_by_plays"]:

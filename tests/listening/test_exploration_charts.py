@@ -105,6 +105,71 @@ def test_chart_is_about_640_by_360_px(name):
     assert (round(width), round(height)) == (640, 360)
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+KINDS = ("Bar chart of ", "Horizontal bar chart of ", "Line chart ", "Heat map of ")
+
+
+def description(root: ET.Element) -> str:
+    """The chart's text alternative: its aria-label, which its <title> repeats."""
+    assert root.get("role") == "img"
+    label = root.get("aria-label")
+    assert label and root.find(f"{SVG}title").text == label
+    return label
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_chart_is_named_by_a_description_of_what_it_shows(name):
+    chart, arguments, empty, title = CASES[name]
+    said = description(parse(chart(*arguments)))
+    said_empty = description(parse(chart(*empty)))
+
+    # What kind of chart, of what, then what the data says: a sentence, not a title or a key.
+    assert said.startswith(KINDS) and said.endswith(".") and ": " in said
+    assert len(said.split()) >= 15 and title not in said, said
+    assert said_empty.split()[:4] == said.split()[:4] and ": no data" in said_empty
+
+
+def test_descriptions_say_what_the_data_shows():
+    histogram = stats.log_histogram(stats.histogram_of(pd.Series(PLAYS)))
+    plays = description(
+        parse(
+            charts.log_log_histogram_chart(
+                histogram, "Plays per listener", "plays", counted="listeners"
+            )
+        )
+    )
+    assert plays.startswith("Bar chart of plays per listener, on log-log axes")
+    assert "most listeners have few plays and a few have very many" in plays
+    median = int(np.median(PLAYS))
+    assert f"half of the listeners have under {2 ** int(np.log2(median) + 1)} plays" in plays
+    top = description(parse(charts.top_items_chart(TOP, "label", "plays", "Top songs by plays")))
+    assert top.endswith("Song 0 with 1,000 plays, then Song 1 (990) and Song 2 (980).")
+    lorenz = description(parse(charts.lorenz_chart([0, 0.9, 1], [0, 0.4, 1], 0.5)))
+    assert "Gini 0.50; the most played 10% of songs take 60% of the plays." in lorenz
+    matrix = [[0] * 24 for _ in range(7)]
+    matrix[4][21], matrix[0][9], matrix[1][9] = 50, 30, 30
+    heat = description(parse(charts.hour_weekday_heatmap(matrix)))
+    assert heat.endswith(
+        "Friday 21:00 (50 plays); Friday is the busiest day and 09:00 the busiest hour."
+    )
+    monthly = description(parse(charts.monthly_activity_chart(MONTHLY)))
+    assert monthly.endswith(
+        "January 2020 to December 2023: most in December 2023 (429 plays), "
+        "fewest in January 2020 (100)."
+    )
+    rules = description(parse(charts.rules_chart(RULES)))
+    assert rules.endswith(
+        "2 rules, largest first: normalise_names with 54,000 rows, "
+        "then drop_duplicate_scrobbles (1,200)."
+    )
+
+
+def test_a_description_keeps_odd_names_as_text():
+    name = 'A "quoted" <b>name</b> & co'
+    root = parse(charts.top_items_chart([{"n": name, "plays": 1}], "n", "plays", "Top artists"))
+    assert description(root).endswith(f"{name} with 1 play.")
+
+
 def test_same_data_gives_the_same_svg():
     assert charts.monthly_activity_chart(MONTHLY) == charts.monthly_activity_chart(MONTHLY)
 

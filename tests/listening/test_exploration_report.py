@@ -1,6 +1,8 @@
 """The exploration report end to end: exact figures on hand-made data, the generator's skew,
 the charts, the pages and the command."""
 
+import html
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
@@ -95,6 +97,39 @@ def test_the_charts_are_valid_svg_images(small_world):
     for name, svg in report.charts.items():
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg"), name
+
+
+def test_every_chart_on_the_page_is_described_not_named_by_its_key(client, small_world):
+    report = run_report()
+    client.force_login(StaffFactory())
+
+    page = client.get(reverse("exploration-detail", args=[report.pk])).content.decode()
+
+    assert "<figure aria-label" not in page  # the key no longer stands in for the chart
+    for name, svg in report.charts.items():
+        root = ET.fromstring(svg)
+        said = root.get("aria-label")
+        assert root.get("role") == "img" and said, name
+        assert said.lower() not in (name, name.replace("_", " ")), said
+        assert len(said.split()) >= 10 and ": " in said, said
+        shown = re.search(
+            rf'<figure id="chart-{name}">.*?<svg role="img" aria-label="(.*?)"', page, re.S
+        )
+        assert html.unescape(shown.group(1)) == said
+    # Drawn from the hand-counted data.
+    assert (
+        ET.fromstring(report.charts["top_songs"])
+        .get("aria-label")
+        .endswith("3 shown, largest first: Deep Cut with 5 plays, then Hit (3) and Rare (1).")
+    )
+    assert (
+        ET.fromstring(report.charts["hour_weekday"])
+        .get("aria-label")
+        .endswith(
+            "the busiest cell is Monday 20:00 (6 plays); Monday is the busiest day and 20:00 "
+            "the busiest hour."
+        )
+    )
 
 
 def test_names_in_charts_cannot_inject_markup(db):

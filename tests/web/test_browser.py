@@ -15,8 +15,8 @@ import pytest
 from django.core.cache import cache
 
 from catalog.models import Artist, Song
-from listening.models import Listener
-from tests.factories import UserFactory
+from listening.models import Feedback, Listener
+from tests.factories import ArtistFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,6 +131,36 @@ def test_a_new_listener_signs_up_picks_artists_and_shapes_their_list(
 
     page.get_by_role("button", name="Sign out").click()
     assert page.get_by_role("link", name="Sign in", exact=True).is_visible()
+    page.context.close()
+
+
+def test_picks_made_across_searches_on_the_welcome_page_are_all_saved(
+    browser, live_server, published
+):
+    picked = [ArtistFactory(name=name) for name in ("Quokka Parade", "Wombat Choir", "Numbat Set")]
+    user = UserFactory(username="picker", password=PASSWORD)
+    page = page_at(browser, "phone")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/welcome/$"))
+
+    for artist in picked:
+        word = artist.name.split()[0]
+        page.get_by_label("Find an artist").fill(word)
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_url(re.compile(rf"/welcome/\?q={word}"))
+        page.get_by_label(artist.name).check()
+    shot(page, "phone-onboarding-picks")
+    assert page.get_by_role("button", name="Remove Quokka Parade").is_visible()
+    assert page.get_by_role("button", name="Remove Wombat Choir").is_visible()
+    page.get_by_role("button", name="Show my suggestions").click()
+
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.get_by_text("Here are songs picked for you").is_visible()
+    loved = Feedback.objects.filter(kind="love", listener__user=user)
+    assert sorted(loved.values_list("artist_id", flat=True)) == [artist.pk for artist in picked]
     page.context.close()
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from catalog.models import Artist, Song
 from listening.charts import charts
 from listening.models import Feedback, Listen, Listener
-from tests.factories import UserFactory
+from tests.factories import ArtistFactory, SongFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
 
 PASSWORD = "a long enough password"
@@ -75,6 +75,82 @@ def test_sign_up_leads_to_onboarding_and_picked_artists_give_suggestions(
         client.get(reverse("home"))
 
 
+def carried_picks(page: str) -> list[int]:
+    """The picks a rendered welcome page sends with its form (its hidden inputs)."""
+    return [int(pk) for pk in re.findall(r'type="hidden" name="artist" value="(\d+)"', page)]
+
+
+def test_picks_on_the_welcome_page_survive_searches_and_all_are_saved(site):
+    picked = [ArtistFactory(name=name) for name in ("Quokka Parade", "Wombat Choir", "Numbat Set")]
+    client = Client()
+    client.force_login(UserFactory())
+    welcome = reverse("onboarding")
+
+    page = client.get(welcome, {"q": "quokka"}).content.decode()
+    assert f'value="{picked[0].pk}"' in page and carried_picks(page) == []
+    # Tick Quokka, search for Wombat: the form posts the tick with the search.
+    searched = client.post(
+        welcome, {"q": "wombat", "search": "1", "artist": picked[0].pk}, follow=True
+    )
+    page = searched.content.decode()
+    assert carried_picks(page) == [picked[0].pk] and "Quokka Parade" in page
+    assert f'type="checkbox" name="artist" value="{picked[1].pk}"' in page
+    page = client.post(
+        welcome,
+        {"q": "numbat", "search": "1", "artist": [*carried_picks(page), picked[1].pk]},
+        follow=True,
+    ).content.decode()
+    assert carried_picks(page) == [picked[0].pk, picked[1].pk]
+
+    done = client.post(welcome, {"q": "numbat", "artist": [*carried_picks(page), picked[2].pk]})
+
+    assert done.status_code == 302 and done["Location"] == reverse("home")
+    loved = Feedback.objects.filter(kind="love").values_list("artist_id", flat=True)
+    assert sorted(loved) == sorted(artist.pk for artist in picked)
+
+
+def test_a_pick_can_be_removed_and_the_others_stay(site):
+    picked = [ArtistFactory(name=f"Removable {n}") for n in range(3)]
+    client = Client()
+    client.force_login(UserFactory())
+
+    page = client.post(
+        reverse("onboarding"),
+        {"q": "removable", "remove": picked[1].pk, "artist": [a.pk for a in picked]},
+        follow=True,
+    ).content.decode()
+
+    assert carried_picks(page) == [picked[0].pk, picked[2].pk]
+    assert f'type="checkbox" name="artist" value="{picked[1].pk}"' in page  # back in the results
+
+
+@pytest.mark.parametrize(
+    ("picks", "said"),
+    [
+        (["abc"], "1 of the picks is not an artist"),
+        (["\u00b2", "-4", "0", "1.5"], "4 of the picks are not an artist"),
+        ([str(10**30)], "1 of the picks is not an artist"),
+        (["9" * 5000], "1 of the picks is not an artist"),
+        ([str(2**63)], "1 of the picks is not an artist"),
+        ([str(n) for n in range(1, 60)], "Pick at most 50 artists"),
+        ([str(10**15), str(10**15 + 1), str(10**15 + 2)], "no longer exist"),
+    ],
+)
+def test_hostile_picks_get_a_clear_message_and_a_400(site, picks, said):
+    client = Client()
+    client.force_login(UserFactory())
+    welcome = reverse("onboarding")
+
+    saved = client.post(welcome, {"artist": picks})
+    linked = client.get(welcome, {"artist": picks, "q": "a"})
+    searched = client.post(welcome, {"artist": picks, "search": "1"}, follow=True)
+
+    assert saved.status_code == 400 and said in saved.content.decode()
+    assert linked.status_code == 400 and said in linked.content.decode()
+    assert searched.status_code in (200, 400) and said in searched.content.decode()
+    assert not Feedback.objects.exists()
+
+
 def test_not_for_me_removes_a_song_for_good_and_i_listened_updates_the_list(
     site, django_capture_on_commit_callbacks
 ):
@@ -130,6 +206,44 @@ def test_search_finds_songs_and_artists_with_pages(site, django_assert_max_num_q
     assert "Page 1 of" in many and 'rel="next"' in many
     second = client.get(reverse("search"), {"q": "e", "page": 2}).content.decode()
     assert "Page 2 of" in second
+
+
+def artist_links(page: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'href="/artists/(\d+)/"', page)]
+
+
+def test_search_pages_artists_and_songs_apart_keeping_the_query(db, django_assert_max_num_queries):
+    artists = [ArtistFactory(name=f"Xylophonic {n:02d}") for n in range(30)]
+    for artist in artists:
+        SongFactory(title=f"Tune of {artist.name}", artist=artist)
+    client = Client()
+
+    with django_assert_max_num_queries(4):  # a count and a page for each list, no N+1
+        first = client.get(reverse("search"), {"q": "xylophonic"}).content.decode()
+    second = client.get(
+        reverse("search"), {"q": "xylophonic", "artists_page": 2, "page": 2}
+    ).content.decode()
+
+    assert artist_links(first) == [a.pk for a in artists[:24]]
+    assert artist_links(second) == [a.pk for a in artists[24:]]
+    assert 'href="?q=xylophonic&amp;page=1&amp;artists_page=2"' in first
+    assert 'href="?q=xylophonic&amp;artists_page=1&amp;page=2"' in first
+    # Each list's links keep the other list's page.
+    assert 'href="?q=xylophonic&amp;page=2&amp;artists_page=1"' in second
+    assert "Tune of Xylophonic 29" in second and "Tune of Xylophonic 29" not in first
+
+
+@pytest.mark.parametrize("number", ["abc", "0", "-3", "1.5", str(10**30), "\u00b2", ""])
+def test_search_answers_any_page_number_with_a_page(db, number):
+    artists = [ArtistFactory(name=f"Xylophonic {n:02d}") for n in range(30)]
+
+    response = Client().get(
+        reverse("search"), {"q": "xylophonic", "artists_page": number, "page": number}
+    )
+
+    assert response.status_code == 200
+    shown = artist_links(response.content.decode())
+    assert shown in ([a.pk for a in artists[:24]], [a.pk for a in artists[24:]])
 
 
 def test_my_listening_shows_only_my_history_top_lists_and_the_clock(
