@@ -148,9 +148,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Every schedule, in one place (times in UTC). Beat copies them into the database on start,
-# where the admin (Periodic tasks) shows them and can change their times or switch them off.
+# django-celery-beat's database scheduler, seeding only (musicsite/beat.py): an entry the
+# admin changed keeps its change across beat's restarts.
+CELERY_BEAT_SCHEDULER = "musicsite.beat:SeedingScheduler"
+# Every schedule, in one place (times in UTC). Beat creates the ones the database lacks when
+# it starts, where the admin (Periodic tasks) shows them and can change their times or
+# switch them off; it never writes these over an existing entry.
 CELERY_BEAT_SCHEDULE = {
     "nightly pipeline": {
         "task": "recommender.tasks.pipeline_nightly",
