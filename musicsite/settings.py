@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "musicsite.log_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware's ALLOWED_HOSTS check: probes ask by the container's address.
+    "web.middleware.HealthChecksMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: it answers a token request from the cache (fast_reads).
     "web.middleware.ReadyPagesMiddleware",
@@ -146,9 +148,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Every schedule, in one place (times in UTC). Beat copies them into the database on start,
-# where the admin (Periodic tasks) shows them and can change their times or switch them off.
+# django-celery-beat's database scheduler, seeding only (musicsite/beat.py): an entry the
+# admin changed keeps its change across beat's restarts.
+CELERY_BEAT_SCHEDULER = "musicsite.beat:SeedingScheduler"
+# Every schedule, in one place (times in UTC). Beat creates the ones the database lacks when
+# it starts, where the admin (Periodic tasks) shows them and can change their times or
+# switch them off; it never writes these over an existing entry.
 CELERY_BEAT_SCHEDULE = {
     "nightly pipeline": {
         "task": "recommender.tasks.pipeline_nightly",
@@ -237,6 +242,9 @@ SPECTACULAR_SETTINGS = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Health probes speak plain HTTP to the process itself (docker-compose's check, a load
+    # balancer), never through the TLS proxy: a redirect to https would fail every one.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)

@@ -11,6 +11,7 @@ from .models import (
     Evaluation,
     ListenerRecommendations,
     ModelRun,
+    PendingRefresh,
     PipelineRun,
     RecommendationSet,
     SimilarItems,
@@ -301,3 +302,21 @@ class PipelineRunAdmin(admin.ModelAdmin):
         live = queryset.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
         count = live.update(cancel_requested=True)
         self.message_user(request, f"{count} pipeline(s) will stop before their next step.")
+
+
+@admin.register(PendingRefresh)
+class PendingRefreshAdmin(BigTableAdmin):
+    """Refreshes kept while the broker was down, until `refresh_pending` sends them: shown,
+    and deletable (a listener's refresh given up), never written by hand."""
+
+    list_display = ["listener", "requested_at"]
+    list_select_related = ["listener"]
+    raw_id_fields = ["listener"]
+    readonly_fields = ["listener", "requested_at"]
+    ordering = ["requested_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # kept by `tasks._send_refresh` when a refresh cannot be queued
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -214,9 +214,26 @@ def _part(body: Callable[..., Any]) -> Callable[..., Any]:
     return part
 
 
+def pipeline_start(*, run_id: int) -> bool:
+    """Take the queued run (mark it running); False when it was started already.
+
+    The same run may be started twice at once (a task sent or delivered twice, two clicks):
+    the row's status changes from queued in one statement, so exactly one start wins and
+    the other starts nothing (no second snapshot, evaluation or publication)."""
+    now = timezone.now()
+    taken = PipelineRun.objects.filter(pk=run_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, error=""
+    )
+    if not taken:
+        status = PipelineRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        log.warning("pipeline %s was started already (%s): not started again", run_id, status)
+    return bool(taken)
+
+
 def pipeline_run(*, run_id: int, on_progress: Callable[[str], None] | None = None) -> PipelineRun:
     """Every part in this process, the snapshot's matrix built once for the evaluation and
-    the winner's training. (The Celery canvas runs the same parts as a chain of tasks.)"""
+    the winner's training. (The Celery canvas runs the same parts as a chain of tasks.)
+    A run started already is returned as it is (`pipeline_start`)."""
 
     def every_part(run: PipelineRun) -> None:
         matrix = None
@@ -228,6 +245,8 @@ def pipeline_run(*, run_id: int, on_progress: Callable[[str], None] | None = Non
         if run.status == JobStatus.RUNNING:
             pipeline_publish(run, on_progress=on_progress)
 
+    if not pipeline_start(run_id=run_id):
+        return PipelineRun.objects.get(pk=run_id)
     return job_run(PipelineRun, run_id, every_part, finishes=False)
 
 

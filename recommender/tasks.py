@@ -109,7 +109,10 @@ def resend_pending() -> int:
 def pipeline_run(self, run_id: int) -> str:
     """The whole workflow as a chain of its parts (each may run on another worker, and
     reads the same bounded snapshot); the row records each step and the decision. Returns
-    the run's status once the chain has ended."""
+    the run's status once the chain has ended, or why it was not started (it was already)."""
+    if not pipeline.pipeline_start(run_id=run_id):
+        status = PipelineRun.objects.values_list("status", flat=True).get(pk=run_id)
+        return f"not started again: pipeline {run_id} is {status}"
     parts = (pipeline_prepare, pipeline_evaluate, pipeline_train, pipeline_publish)
     return _replace(self, chain(part.si(run_id) for part in parts))
 

@@ -1,11 +1,12 @@
-"""Answer the hottest request before the rest of the middleware stack runs."""
+"""Answers given before the rest of the middleware stack runs: the hottest request, and the
+health checks."""
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-from . import fast_reads
+from . import fast_reads, health
 
 
 class ReadyPagesMiddleware:
@@ -24,4 +25,28 @@ class ReadyPagesMiddleware:
             ready = fast_reads.fast_response(request)
             if ready is not None:
                 return ready
+        return self.get_response(request)
+
+
+class HealthChecksMiddleware:
+    """/healthz and /readyz answered whatever the Host header, before CommonMiddleware
+    validates it against ALLOWED_HOSTS; everything else passes on.
+
+    A probe (docker-compose's health check, a load balancer, a kubelet) asks by the
+    container's address (127.0.0.1:8000), which is not a name the site is served under,
+    and adding loopback names to ALLOWED_HOSTS would let every page answer to them. The
+    Host check protects URLs built from the Host header (password-reset links, redirects);
+    these two answers build none, so they are safe to give to any Host. It sits after
+    SecurityMiddleware, whose SSL redirect skips them by SECURE_REDIRECT_EXEMPT (a probe
+    speaks plain HTTP to the process, not through the TLS proxy)."""
+
+    VIEWS = {"/healthz": health.healthz, "/readyz": health.readyz}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = self.VIEWS.get(request.path_info)
+        if view is not None and request.method in ("GET", "HEAD"):
+            return view(request)
         return self.get_response(request)

@@ -50,8 +50,48 @@ def _queue() -> dict:
     }
 
 
+def _active_metrics(run: ModelRun | None) -> dict | None:
+    """The active run's held-out figures (`ModelRun.metrics`, written when an evaluation
+    chose it), the choosing metric first; None when it was trained outside an evaluation."""
+    figures = (run.metrics or {}) if run else {}
+    values = figures.get("values") or {}
+    if not values:
+        return None
+    chosen = figures.get("metric", "")
+    intervals = figures.get("ci") or {}
+    order = [chosen] if chosen in values else []
+    order += [name for name in values if name != chosen]
+    return {
+        "metric": chosen,
+        "split": figures.get("split", ""),
+        "evaluation": figures.get("evaluation"),
+        "rows": [
+            {
+                "name": name,
+                "value": values[name],
+                "ci": intervals.get(name),
+                "chosen": name == chosen,
+            }
+            for name in order
+        ],
+    }
+
+
 def _recent_errors() -> list[dict]:
-    failed = []
+    failed = [
+        # A publication is not a Job row (its statuses are a set's), but a failed one is a
+        # failed job all the same: it has no finish time, so its creation dates it.
+        {
+            "kind": "publication (recommendation set)",
+            "id": failed_set.pk,
+            "when": failed_set.created_at,
+            "error": failed_set.error.splitlines()[0] if failed_set.error else "",
+            "admin": "admin:recommender_recommendationset_change",
+        }
+        for failed_set in RecommendationSet.objects.filter(status=SetStatus.FAILED)
+        .only("pk", "created_at", "error")
+        .order_by("-created_at")[:RECENT]
+    ]
     for model in apps.get_models():
         if issubclass(model, Job):
             for job in model.objects.filter(status=JobStatus.FAILED).order_by("-finished_at")[
@@ -79,6 +119,7 @@ def operations(request: HttpRequest) -> HttpResponse:
         ],
         "steps": pipeline.STEPS,
         "active": active,
+        "active_metrics": _active_metrics(active.run if active else None),
         "previous": RecommendationSet.objects.filter(status=SetStatus.RETIRED).first(),
         "snapshot": DataSnapshot.objects.order_by("-created_at").first(),
         "queue": _queue(),

@@ -82,3 +82,56 @@ def test_changelists_with_related_columns_make_no_query_per_row(
     add(20)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(url)
+
+
+def _whole_table_counts(queries, table: str) -> list[str]:
+    """COUNT queries over `table` with no LIMIT inside: a count of every row."""
+    return [
+        q["sql"]
+        for q in queries
+        if "COUNT(" in q["sql"].upper() and f'"{table}"' in q["sql"] and "LIMIT" not in q["sql"]
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "table"),
+    [
+        ("/admin/catalog/song/", "catalog_song"),
+        ("/admin/catalog/artist/", "catalog_artist"),
+        ("/admin/recommender/pendingrefresh/", "recommender_pendingrefresh"),
+    ],
+)
+def test_big_changelists_never_count_the_whole_table(client, url, table):
+    from django.db import connection as default_connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender.models import PendingRefresh
+    from tests.factories import StaffFactory
+
+    for song in SongFactory.create_batch(3):
+        PendingRefresh.objects.create(listener=ListenerFactory(display_name=f"fan of {song.pk}"))
+    client.force_login(StaffFactory())
+
+    with CaptureQueriesContext(default_connection) as captured:
+        response = client.get(url)
+
+    assert response.status_code == 200 and response.context["cl"].result_count == 3
+    assert _whole_table_counts(captured.captured_queries, table) == []
+
+
+@pytest.mark.django_db
+def test_pending_refreshes_are_shown_read_only_with_their_listener(client):
+    from recommender.models import PendingRefresh
+    from tests.factories import StaffFactory
+
+    kept = PendingRefresh.objects.create(listener=ListenerFactory(display_name="night owl"))
+    client.force_login(StaffFactory())
+
+    listing = client.get("/admin/recommender/pendingrefresh/").content.decode()
+    page = client.get(f"/admin/recommender/pendingrefresh/{kept.pk}/change/")
+
+    assert "night owl" in listing
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()  # nothing to edit by hand
+    assert client.get("/admin/recommender/pendingrefresh/add/").status_code == 403

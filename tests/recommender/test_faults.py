@@ -254,3 +254,36 @@ def test_a_database_restart_during_training_fails_it_cleanly_and_its_retry_succe
     succeeded = wait_for(lambda: row.get().status == JobStatus.SUCCEEDED, seconds=120)
     assert succeeded, celery_worker_process.log_path.read_text()[-3000:]
     assert row.get().artifact and "Retry in" in celery_worker_process.log_path.read_text()
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("celery_worker_process", [2], indirect=True)
+def test_the_same_pipeline_started_twice_at_once_publishes_once_and_says_so(
+    celery_worker_process, tmp_path
+):
+    from listening.models import DataSnapshot
+    from recommender import pipeline
+    from recommender.models import PipelineRun
+
+    import_generated(tmp_path, listeners=60, songs=200, listens=6000)
+    run = pipeline.pipeline_create(algorithm_names=["popularity", "item_knn"])
+
+    # Two worker processes take the same run at the same moment (a double click, a task
+    # sent twice), and the nightly schedule fires meanwhile.
+    starts = [tasks.pipeline_run.delay(run.pk), tasks.pipeline_run.delay(run.pk)]
+    nightly = tasks.pipeline_nightly.delay()
+    answers = [start.get(timeout=240) for start in starts]
+
+    run.refresh_from_db()
+    log = celery_worker_process.log_path.read_text()
+    assert run.status == JobStatus.SUCCEEDED and run.lock is None, run.error or log[-3000:]
+    # One start ran it; the other says it did not, and why.
+    assert sorted(answers)[1] == JobStatus.SUCCEEDED, answers
+    assert sorted(answers)[0].startswith(f"not started again: pipeline {run.pk} is"), answers
+    assert nightly.get(timeout=60).startswith(f"skipped: pipeline {run.pk} is")
+    assert PipelineRun.objects.count() == 1
+    # One of everything: one snapshot, one winner trained, one publication.
+    assert DataSnapshot.objects.count() == 1 and ModelRun.objects.count() == 1
+    (published,) = RecommendationSet.objects.all()
+    assert published == run.published_set and published.status == SetStatus.ACTIVE
+    assert f"pipeline {run.pk} was started already" in log

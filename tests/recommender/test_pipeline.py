@@ -85,6 +85,22 @@ def test_a_failed_step_is_recorded_and_the_lock_given_back(db):
     assert run.steps["explore"]["status"] == "waiting"
 
 
+def test_a_run_another_process_has_started_is_not_started_again(listening, caplog):
+    run = pipeline.pipeline_create(algorithm_names=FAST)
+    # Another process took it (its first step is on the way).
+    PipelineRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now()
+    )
+
+    again = pipeline.pipeline_run(run_id=run.pk)
+
+    assert again.status == JobStatus.RUNNING and not DataSnapshot.objects.exists()
+    assert (
+        tasks.pipeline_run.delay(run.pk).get() == f"not started again: pipeline {run.pk} is running"
+    )
+    assert f"pipeline {run.pk} was started already (running)" in caplog.text
+
+
 def test_the_command_runs_it_and_says_what_it_decided(listening, capsys):
     call_command("run_pipeline", "--algorithms", "popularity,item_knn")
     printed = capsys.readouterr().out

@@ -1,12 +1,21 @@
 """The operations dashboard: staff only; shows runs, the active set, data, queue, errors."""
 
+import re
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from musicsite.jobs import JobStatus
 from recommender import pipeline
 from recommender.models import PipelineRun, RecommendationSet, SetStatus
-from tests.factories import ModelRunFactory, StaffFactory, UserFactory
+from tests.factories import (
+    EvaluationFactory,
+    ModelRunFactory,
+    RecommendationSetFactory,
+    StaffFactory,
+    UserFactory,
+)
 from tests.listening_data import import_generated, publish_trained
 
 
@@ -63,3 +72,53 @@ def test_actions_run_the_pipeline_roll_back_and_publish(
     busy = pipeline.pipeline_create(algorithm_names=["popularity"])
     refused = staff_client.post(url, {"action": "run-pipeline"}, follow=True)
     assert f"pipeline {busy.pk} is queued" in refused.content.decode()
+
+
+def _active_set_of(run):
+    return RecommendationSetFactory(run=run, status=SetStatus.ACTIVE, activated_at=timezone.now())
+
+
+def test_it_shows_the_active_models_held_out_figures_the_choosing_metric_first(staff_client):
+    evaluation = EvaluationFactory(status=JobStatus.SUCCEEDED)
+    run = ModelRunFactory(
+        status=JobStatus.SUCCEEDED,
+        algorithm="item_knn",
+        metrics={
+            "evaluation": evaluation.pk,
+            "split": "temporal",
+            "metric": "ndcg@10",
+            "values": {"precision@10": 0.1234, "ndcg@10": 0.2345, "coverage": 0.3456},
+            "ci": {"ndcg@10": [0.1987, 0.2654], "precision@10": [0.1, 0.15]},
+        },
+    )
+    _active_set_of(run)
+
+    page = staff_client.get(reverse("operations")).content.decode()
+
+    assert "temporal split" in page
+    assert f'href="{reverse("evaluation-detail", args=[evaluation.pk])}"' in page
+    names = re.findall(r"<td>(?:<strong>)?([a-z@0-9]+)(?:</strong>)?</td>\s*<td>0\.", page)
+    assert names == ["ndcg@10", "precision@10", "coverage"]  # the choosing metric first
+    assert "0.2345" in page and "0.1987 to 0.2654" in page
+
+
+def test_it_says_a_run_trained_outside_an_evaluation_was_not_evaluated_and_how_to(staff_client):
+    _active_set_of(ModelRunFactory(status=JobStatus.SUCCEEDED, algorithm="als", metrics={}))
+
+    page = staff_client.get(reverse("operations")).content.decode()
+
+    assert "was not evaluated" in page
+    assert "manage.py evaluate --algorithms als" in page
+    assert reverse("evaluation-list") in page
+
+
+def test_recent_errors_include_failed_publications(staff_client):
+    failed = RecommendationSetFactory(
+        status=SetStatus.FAILED, error="OperationalError: the disk is full\nTraceback ..."
+    )
+
+    page = staff_client.get(reverse("operations")).content.decode()
+
+    change = reverse("admin:recommender_recommendationset_change", args=[failed.pk])
+    assert f'<a href="{change}">{failed.pk}</a>' in page
+    assert "OperationalError: the disk is full" in page and "Traceback" not in page
