@@ -14,7 +14,16 @@ from .exploration.report import exploration_report_create
 from .ingest.formats import FORMAT_NAMES
 from .ingest.formats.options import parse_column_mapping
 from .listen_import import listen_import_cancel, listen_import_live_progress
-from .models import DataSnapshot, ExplorationReport, ImportBatch, Listen, Listener, Skip
+from .models import (
+    DataSnapshot,
+    ExplorationReport,
+    Feedback,
+    ImportBatch,
+    Listen,
+    Listener,
+    Skip,
+    SubmittedListen,
+)
 
 
 @admin.register(Listener)
@@ -253,3 +262,35 @@ class ExplorationReportAdmin(admin.ModelAdmin):
     @admin.display(description="report page")
     def page(self, report: ExplorationReport) -> str:
         return format_html('<a href="{}">open</a>', reverse("exploration-detail", args=[report.pk]))
+
+
+class ReadMostlyAdmin(BigTableAdmin):
+    """Rows written by listeners themselves: shown, searched and deleted here, never typed in
+    (the services that write them keep their rules and tell the recommender)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadMostlyAdmin):
+    list_display = ["id", "listener", "kind", "song", "artist", "created_at", "expires_at"]
+    list_select_related = ["listener", "song", "artist"]
+    list_filter = ["kind", ("expires_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=listener__external_id", "=listener__user__username"]
+    raw_id_fields = ["listener", "song", "artist"]
+    ordering = ["-id"]
+
+
+@admin.register(SubmittedListen)
+class SubmittedListenAdmin(ReadMostlyAdmin):
+    list_display = ["id", "listener", "client_id", "listen", "created_at"]
+    list_select_related = ["listener", "listen"]
+    # Exact matches on the listener's indexed ids only: client ids are unique per listener,
+    # and their index starts with the listener, so a search by one alone would scan the table.
+    search_fields = ["=listener__external_id", "=listener__user__username"]
+    raw_id_fields = ["listener", "listen"]
+    ordering = ["-id"]
