@@ -100,11 +100,15 @@ def cleaning_config() -> CleaningConfig:
 
 def _read_options(batch: ImportBatch) -> ReadOptions:
     options = batch.options
+    songs_path = Path(options["songs_path"]) if options.get("songs_path") else None
+    if songs_path is not None and not songs_path.is_absolute() and batch.upload:
+        # An uploaded song list is stored beside the uploaded plays (`listen_upload`).
+        songs_path = Path(batch.upload.path).parent / songs_path
     return ReadOptions(
         chunk_rows=int(options.get("chunk_rows", ReadOptions.chunk_rows)),
         columns=options.get("columns"),
         listener=options.get("listener"),
-        songs_path=Path(options["songs_path"]) if options.get("songs_path") else None,
+        songs_path=songs_path,
     )
 
 
@@ -135,8 +139,10 @@ def listen_import_load(
     """Load a running batch to the end and record its outcome and report on its row.
 
     Expected failures (a malformed file, a cancel) are recorded and not raised; anything
-    else is recorded and raised (the job lifecycle adds its traceback).
+    else is recorded and raised (the job lifecycle adds its traceback). A batch whose options
+    ask for a dry run (the admin's upload form can) is one, however it is run.
     """
+    dry_run = dry_run or bool(batch.options.get("dry_run"))
     report = CleaningReport()
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         try:
