@@ -330,6 +330,23 @@ def test_the_progress_bar_ends_at_100_percent_on_a_hetrec_folder(tmp_path, capsy
 
 
 @pytest.mark.django_db
+def test_progress_on_a_json_array_counts_its_records_not_its_lines(tmp_path):
+    plays = [
+        spotify_track(f"2024-04-20T18:{n:02d}:00Z", 185_000, "OAFF", f"Song {n}", "G", None)
+        for n in range(4)
+    ]
+    path = write_json(tmp_path / "Streaming_History_Audio_2024.json", plays)  # indented
+    batch = listen_import_create(path=path, options={"chunk_rows": 2, "listener": "ada"})
+    seen: list[float] = []
+
+    listen_import_run(
+        batch_id=batch.pk, on_progress=lambda progress: seen.append(progress.fraction)
+    )
+
+    assert seen == [0.5, 0.99, 1.0]
+
+
+@pytest.mark.django_db
 def test_a_dry_run_reports_and_saves_nothing(tmp_path, capsys):
     call_command("import_listens", str(write_tsv(tmp_path / "s.tsv", lastfm_rows())), "--dry-run")
 
@@ -346,6 +363,14 @@ def test_the_command_names_the_file_and_line_of_a_malformed_file(tmp_path):
     path = write_lines(tmp_path / "odd.txt", ["user_1\tSOAAAAA12A8C130001\t3", "user_2\tonly-two"])
     with pytest.raises(CommandError, match=r"odd.txt, line 2"):
         call_command("import_listens", str(path), "--format", "taste-profile")
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_source_longer_than_a_listener_can_hold(tmp_path):
+    path = write_tsv(tmp_path / "s.tsv", lastfm_rows())
+    with pytest.raises(CommandError, match="--source: at most 32 characters"):
+        call_command("import_listens", str(path), "--source", "x" * 33)
+    assert not Listen.objects.exists()
 
 
 @pytest.mark.django_db
