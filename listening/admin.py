@@ -14,7 +14,17 @@ from .exploration.report import exploration_report_create
 from .ingest.formats import FORMAT_NAMES
 from .ingest.formats.options import parse_column_mapping
 from .listen_import import listen_import_cancel, listen_import_live_progress
-from .models import DataSnapshot, ExplorationReport, ImportBatch, Listen, Listener, Skip
+from .listen_upload import UploadRejected, listen_upload_stage
+from .models import (
+    DataSnapshot,
+    ExplorationReport,
+    Feedback,
+    ImportBatch,
+    Listen,
+    Listener,
+    Skip,
+    SubmittedListen,
+)
 
 
 @admin.register(Listener)
@@ -38,30 +48,73 @@ class ListenAdmin(BigTableAdmin):
     ordering = ["-id"]
 
 
-class ImportBatchForm(forms.ModelForm):
-    """Upload a file to import; everything else about the batch is filled in by the import."""
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
 
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe): a list of uploaded files."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files if item]
+
+
+class ImportBatchForm(forms.ModelForm):
+    """Upload what `import_listens` reads, with its options; the import fills in the rest."""
+
+    upload = MultipleFileField(
+        label="Files",
+        help_text=(
+            "One file; or a dataset's files together (HetRec: user_artists.dat and artists.dat;"
+            " Taste Profile: the triplets and unique_tracks.txt); or a .zip or .tar.gz of them."
+        ),
+    )
     format = forms.ChoiceField(
         choices=[("", "Detect from content"), *((name, name) for name in FORMAT_NAMES)],
         required=False,
     )
+    songs = forms.FileField(
+        required=False,
+        label="Song metadata",
+        help_text="Taste Profile only: unique_tracks.txt, or a CSV with the header "
+        "song_id,title,release,artist_name,year (--songs).",
+    )
     columns = forms.CharField(
         required=False,
+        max_length=500,
         help_text="Generic CSV/TSV only: user=...,song=...,artist=...,plays=...,time=...",
     )
     listener = forms.CharField(
-        required=False, help_text="Whose history a single-person export (Spotify, ListenBrainz) is."
+        required=False,
+        max_length=128,
+        help_text="Whose history a single-person export (Spotify, ListenBrainz) is.",
+    )
+    source = forms.CharField(
+        required=False,
+        max_length=32,
+        help_text="Namespace of the listeners' ids (default: the format), as --source.",
+    )
+    chunk_rows = forms.IntegerField(
+        required=False, min_value=1, max_value=5_000_000, help_text="Rows parsed at a time."
+    )
+    dry_run = forms.BooleanField(
+        required=False, help_text="Clean and report, then roll back: nothing is saved."
     )
 
     class Meta:
         model = ImportBatch
-        fields = ["upload", "format"]
+        fields = ["format"]
 
     def clean_upload(self):
-        upload = self.cleaned_data.get("upload")
-        if not upload:
+        files = self.cleaned_data.get("upload")
+        if not files:
             raise forms.ValidationError("Choose a file to import.")
-        return upload
+        return files
 
     def clean_columns(self):
         text = self.cleaned_data["columns"]
@@ -69,6 +122,28 @@ class ImportBatchForm(forms.ModelForm):
             return parse_column_mapping(text) if text else None
         except ValueError as error:
             raise forms.ValidationError(str(error)) from error
+
+    def clean(self):
+        cleaned = super().clean()
+        self.staged = None
+        if self.errors:
+            return cleaned
+        options = {
+            key: cleaned[key]
+            for key in ("columns", "listener", "source", "chunk_rows", "dry_run")
+            if cleaned.get(key)
+        }
+        try:
+            # Stored and read as far as the first rows now, so what is wrong is said here.
+            self.staged = listen_upload_stage(
+                files=cleaned["upload"],
+                songs=cleaned.get("songs"),
+                format=cleaned.get("format") or "",
+                options=options,
+            )
+        except UploadRejected as error:
+            raise forms.ValidationError(str(error)) from None
+        return cleaned
 
 
 @admin.register(ImportBatch)
@@ -110,7 +185,16 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["upload", "format", "columns", "listener"]
+            return [
+                "upload",
+                "format",
+                "songs",
+                "columns",
+                "listener",
+                "source",
+                "chunk_rows",
+                "dry_run",
+            ]
         return self.readonly_fields
 
     def get_readonly_fields(self, request, obj=None):
@@ -119,13 +203,11 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        options = {
-            key: form.cleaned_data[key]
-            for key in ("columns", "listener")
-            if form.cleaned_data.get(key)
-        }
-        obj.source_name = obj.upload.name
-        obj.options = options
+        staged = form.staged
+        # Stored already, companions beside it: the field takes its name, not the files.
+        obj.upload = staged.plays
+        obj.source_name = staged.source_name
+        obj.options = staged.options
         obj.created_by = request.user
         super().save_model(request, obj, form, change)
         tasks.listen_import_run.delay_on_commit(obj.pk)
@@ -253,3 +335,35 @@ class ExplorationReportAdmin(admin.ModelAdmin):
     @admin.display(description="report page")
     def page(self, report: ExplorationReport) -> str:
         return format_html('<a href="{}">open</a>', reverse("exploration-detail", args=[report.pk]))
+
+
+class ReadMostlyAdmin(BigTableAdmin):
+    """Rows written by listeners themselves: shown, searched and deleted here, never typed in
+    (the services that write them keep their rules and tell the recommender)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadMostlyAdmin):
+    list_display = ["id", "listener", "kind", "song", "artist", "created_at", "expires_at"]
+    list_select_related = ["listener", "song", "artist"]
+    list_filter = ["kind", ("expires_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=listener__external_id", "=listener__user__username"]
+    raw_id_fields = ["listener", "song", "artist"]
+    ordering = ["-id"]
+
+
+@admin.register(SubmittedListen)
+class SubmittedListenAdmin(ReadMostlyAdmin):
+    list_display = ["id", "listener", "client_id", "listen", "created_at"]
+    list_select_related = ["listener", "listen"]
+    # Exact matches on the listener's indexed ids only: client ids are unique per listener,
+    # and their index starts with the listener, so a search by one alone would scan the table.
+    search_fields = ["=listener__external_id", "=listener__user__username"]
+    raw_id_fields = ["listener", "listen"]
+    ordering = ["-id"]

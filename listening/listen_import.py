@@ -28,6 +28,7 @@ from .ingest.cleaner import Cleaner
 from .ingest.cleaning import CleaningConfig
 from .ingest.errors import ImportFormatError
 from .ingest.formats import ARTIST_LEVEL_FORMATS, ReadOptions, detect_format, read_chunks
+from .ingest.formats.sizing import expected_rows
 from .ingest.listen_writer import ListenWriter
 from .ingest.progress import RowProgress
 from .ingest.report import CleaningReport
@@ -99,28 +100,20 @@ def cleaning_config() -> CleaningConfig:
 
 def _read_options(batch: ImportBatch) -> ReadOptions:
     options = batch.options
+    songs_path = Path(options["songs_path"]) if options.get("songs_path") else None
+    if songs_path is not None and not songs_path.is_absolute() and batch.upload:
+        # An uploaded song list is stored beside the uploaded plays (`listen_upload`).
+        songs_path = Path(batch.upload.path).parent / songs_path
     return ReadOptions(
         chunk_rows=int(options.get("chunk_rows", ReadOptions.chunk_rows)),
         columns=options.get("columns"),
         listener=options.get("listener"),
-        songs_path=Path(options["songs_path"]) if options.get("songs_path") else None,
+        songs_path=songs_path,
     )
 
 
 def _source_path(batch: ImportBatch) -> Path:
     return Path(batch.upload.path) if batch.upload else Path(batch.source_name)
-
-
-def _estimate_lines(path: Path) -> int:
-    """Lines in the file(s), from the size and the first 64 KB: enough for a progress bar."""
-    files = [p for p in path.iterdir() if p.is_file()] if path.is_dir() else [path]
-    total = 0
-    for file in files:
-        with open(file, "rb") as handle:
-            head = handle.read(65536)
-        per_line = len(head) / max(head.count(b"\n"), 1)
-        total += int(file.stat().st_size / max(per_line, 1))
-    return max(total, 1)
 
 
 def listen_import_run(
@@ -146,8 +139,10 @@ def listen_import_load(
     """Load a running batch to the end and record its outcome and report on its row.
 
     Expected failures (a malformed file, a cancel) are recorded and not raised; anything
-    else is recorded and raised (the job lifecycle adds its traceback).
+    else is recorded and raised (the job lifecycle adds its traceback). A batch whose options
+    ask for a dry run (the admin's upload form can) is one, however it is run.
     """
+    dry_run = dry_run or bool(batch.options.get("dry_run"))
     report = CleaningReport()
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         try:
@@ -207,6 +202,7 @@ class _Load:
         )
         self.resolver = CatalogResolver(source=self.source)
         self.writer = ListenWriter(batch.pk)
+        self.rows_done = 0  # source rows through cleaning and loading
 
     def run(self) -> None:
         progress = RowProgress(
@@ -214,16 +210,23 @@ class _Load:
         )
         try:
             self._chunks(progress)
+            report, writer = self.report, self.writer
+            report.rows_loaded = writer.finish()
+            report.count_number("counts_merged", writer.merged)
+            report.count_number("already_imported", writer.already_present)
+            self._flag_bots()
+            # Read to the end: done, whatever the count of rows beforehand said.
+            self._show_progress(progress, 1.0)
         finally:
             progress.close()
-        report, writer = self.report, self.writer
-        report.rows_loaded = writer.finish()
-        report.count_number("counts_merged", writer.merged)
-        report.count_number("already_imported", writer.already_present)
-        self._flag_bots()
+
+    def _show_progress(self, progress: RowProgress, fraction: float) -> None:
+        progress.report(fraction)
+        if self.on_progress:
+            self.on_progress(Progress(self.rows_done, fraction))
 
     def _chunks(self, progress: RowProgress) -> None:
-        expected_lines = _estimate_lines(self.path)
+        expected = expected_rows(self.path, self.batch.format)
         chunks = read_chunks(self.path, self.batch.format, _read_options(self.batch))
         # Parsing and cleaning (no database) run a chunk or two ahead of loading.
         for clean in ahead(map(self.cleaner.clean, chunks)):
@@ -235,10 +238,10 @@ class _Load:
             if len(clean.skips):
                 skips = self.resolver.resolve(clean.skips)
                 self.report.skips_loaded += _write_skips(skips, self.batch.pk)
-            fraction = min(self.report.rows_read / expected_lines, 0.99)
-            progress.report(fraction)
-            if self.on_progress:
-                self.on_progress(Progress(self.report.rows_read, fraction))
+            # The rows loaded, not the report's rows read: cleaning runs a chunk or two ahead.
+            self.rows_done += clean.rows_read
+            # 100% only once the writer and the bot check are done too.
+            self._show_progress(progress, min(self.rows_done / expected, 0.99))
 
     def _flag_bots(self) -> None:
         bots = self.cleaner.bot_listeners()

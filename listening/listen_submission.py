@@ -5,6 +5,10 @@ title (matched in the catalogue, or created, as an import does). Every item is c
 first; if any is wrong, the errors come back per item and nothing is stored. An item's
 optional `client_id` makes a retried submission record nothing twice. After the listens are
 committed, the listener's suggestions are refreshed (one refresh per burst).
+
+A submission from a listener's app (`source="api"`) that records listens is an ImportBatch,
+as a file is: its report counts the items read, recorded and found already recorded, and its
+listens point to it. A submission with an invalid item stores nothing and makes no batch.
 """
 
 from dataclasses import dataclass, field
@@ -19,8 +23,10 @@ from catalog.models import Song
 from listening import events
 from listening.ingest.catalog_resolver import CatalogResolver
 from listening.ingest.cleaning import normalise_names
+from listening.ingest.report import CleaningReport
 from listening.ingest.schema import conform
-from listening.models import Listen, Listener, SubmittedListen
+from listening.models import ImportBatch, Listen, Listener, SubmittedListen
+from musicsite.jobs import JobStatus
 
 MAX_LISTENS = 1_000
 MAX_CLIENT_ID = 64
@@ -111,8 +117,13 @@ def _check(index: int, raw: Any, now: datetime) -> tuple[_Item | None, list[dict
     return _Item(index, song, artist, title, when, play_count, client_id), []
 
 
-def listens_record(listener: Listener, items: Any) -> SubmissionResult:
-    """Record the listener's listens (see the module doc); SubmissionError if any is wrong."""
+def listens_record(listener: Listener, items: Any, *, source: str = "") -> SubmissionResult:
+    """Record the listener's listens (see the module doc); SubmissionError if any is wrong.
+
+    `source` names the ImportBatch the recorded listens join ("api"); none, no batch. The
+    site's "I listened" button passes none: a click is one listen of a signed-in listener,
+    and a batch per click would add a report row for every listen, as many as the listens.
+    """
     if not isinstance(items, list) or not items:
         raise SubmissionError(
             [{"index": None, "field": "listens", "message": "must be a non-empty list"}]
@@ -150,18 +161,20 @@ def listens_record(listener: Listener, items: Any) -> SubmissionResult:
         raise SubmissionError(sorted(errors, key=lambda e: (e["index"] is not None, e["index"])))
     try:
         with transaction.atomic():
-            result = _store(listener, checked, known)
+            result = _store(listener, checked, known, source)
     except IntegrityError:
         # The same listens arrived at the same time (a retry racing the original): now
         # stored, they are found and reported as duplicates.
         with transaction.atomic():
-            result = _store(listener, checked, known)
+            result = _store(listener, checked, known, source)
     if result.recorded:
         events.listens_recorded.send(sender=Listen, listener_id=listener.pk)
     return result
 
 
-def _store(listener: Listener, items: list[_Item], artist_of: dict[int, int]) -> SubmissionResult:
+def _store(
+    listener: Listener, items: list[_Item], artist_of: dict[int, int], source: str
+) -> SubmissionResult:
     """Bulk inserts of the items not stored before (by client id, or the same song at the
     same moment); the rest are reported as duplicates."""
     result = SubmissionResult()
@@ -180,13 +193,22 @@ def _store(listener: Listener, items: list[_Item], artist_of: dict[int, int]) ->
         ).values_list("song_id", "played_at")
     )
     new: list[_Item] = []
+    repeated: list[_Item] = []  # the same song at the same moment earlier in this submission
+    earlier = set(stored)
     for item in fresh:
         moment = (item.song_id, item.played_at)
         if moment not in stored:
             stored.add(moment)
             new.append(item)
+        elif moment not in earlier:
+            repeated.append(item)
     kept = {item.index for item in new}
     result.duplicates = [item.index for item in items if item.index not in kept]
+    batch = None
+    if source and new:
+        again = {item.index for item in repeated}
+        present = [item for item in items if item.index not in kept and item.index not in again]
+        batch = _batch_create(listener, source, items, new, repeated, present)
     listens = Listen.objects.bulk_create(
         Listen(
             listener=listener,
@@ -194,6 +216,7 @@ def _store(listener: Listener, items: list[_Item], artist_of: dict[int, int]) ->
             artist_id=artist_of.get(item.song_id),
             played_at=item.played_at,
             play_count=item.play_count,
+            batch=batch,
         )
         for item in new
     )
@@ -204,6 +227,50 @@ def _store(listener: Listener, items: list[_Item], artist_of: dict[int, int]) ->
     )
     result.recorded = [listen.pk for listen in listens]
     return result
+
+
+def _batch_create(
+    listener: Listener,
+    source: str,
+    items: list[_Item],
+    new: list[_Item],
+    repeated: list[_Item],
+    present: list[_Item],
+) -> ImportBatch:
+    """The finished batch of one submission, with the cleaning report of an import: the
+    same rule names for the same things (a repeat within it, a listen already stored)."""
+    report = CleaningReport(rows_read=len(items), rows_loaded=len(new))
+    report.count("duplicate_scrobble", _example_frame(listener, repeated))
+    report.count("already_imported", _example_frame(listener, present))
+    now = timezone.now()
+    return ImportBatch.objects.create(
+        format=source,
+        source_name=source,
+        status=JobStatus.SUCCEEDED,
+        progress=1.0,
+        created_at=now,
+        started_at=now,
+        finished_at=now,
+        rows_read=report.rows_read,
+        rows_loaded=report.rows_loaded,
+        rows_rejected=report.rows_rejected,
+        report=report.to_dict(),
+        created_by=listener.user,
+    )
+
+
+def _example_frame(listener: Listener, items: list[_Item]) -> pd.DataFrame:
+    """Items as the report's example rows (`line`: the item's place, from 1)."""
+    return pd.DataFrame(
+        {
+            "line": [item.index + 1 for item in items],
+            "listener": str(listener),
+            "artist": [item.artist for item in items],
+            "title": [item.title for item in items],
+            "played_at": [pd.Timestamp(item.played_at) for item in items],
+            "play_count": [item.play_count for item in items],
+        }
+    )
 
 
 def _resolve_names(items: list[_Item], artist_of: dict[int, int]) -> None:

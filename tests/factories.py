@@ -9,10 +9,12 @@ from catalog.models import Artist, Release, Song
 from listening.models import (
     DataSnapshot,
     ExplorationReport,
+    Feedback,
     ImportBatch,
     Listen,
     Listener,
     Skip,
+    SubmittedListen,
 )
 from recommender.models import (
     Evaluation,
@@ -92,6 +94,24 @@ class SkipFactory(factory.django.DjangoModelFactory):
     song = factory.SubFactory(SongFactory)
     skipped_at = factory.Faker("date_time_between", start_date="-2y", tzinfo=UTC)
     ms_played = 12_000
+
+
+class FeedbackFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Feedback
+
+    listener = factory.SubFactory(ListenerFactory)
+    song = factory.SubFactory(SongFactory)
+    kind = "not_for_me"
+
+
+class SubmittedListenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SubmittedListen
+
+    listen = factory.SubFactory(ListenFactory)
+    listener = factory.SelfAttribute("listen.listener")
+    client_id = factory.Sequence(lambda n: f"client-{n}")
 
 
 class DataSnapshotFactory(factory.django.DjangoModelFactory):

@@ -20,6 +20,7 @@ class CleanChunk:
     listens: pd.DataFrame  # clean rows, with match keys
     skips: pd.DataFrame  # short Spotify plays, with match keys
     rejected: pd.DataFrame  # dropped rows, with a `reason` column
+    rows_read: int  # rows of the source in this chunk
 
 
 class Cleaner:
@@ -77,7 +78,9 @@ class Cleaner:
 
         rejected_rows = pd.concat(rejected) if rejected else chunk.iloc[0:0].assign(reason="")
         report.rows_rejected += len(rejected_rows)
-        return CleanChunk(listens=frame, skips=skips.removed, rejected=rejected_rows)
+        return CleanChunk(
+            listens=frame, skips=skips.removed, rejected=rejected_rows, rows_read=len(chunk)
+        )
 
     def _compact_day_counts(self) -> None:
         """Keep the running total small: one row per listener-day."""

@@ -107,7 +107,19 @@ def report_as_text(report: dict[str, Any]) -> str:
     ]
     for name, entry in report.get("rules", {}).items():
         lines.append(f"{name:<22}{entry['rows']:>10,}  {RULES.get(name, '')}")
+        # A count alone does not show what a rule did to this file: a few of its rows do.
+        lines.extend(
+            f"{'':<34}e.g. {_example_text(example)}" for example in entry.get("examples", [])
+        )
     flagged = report.get("flagged_listeners") or []
     if flagged:
         lines.append(f"\nflagged listeners ({len(flagged)}): {', '.join(flagged[:10])}")
     return "\n".join(lines)
+
+
+def _example_text(example: dict[str, Any]) -> str:
+    """One example row as `line 3: listener=u1; title=Creep`, leaving out what it lacks."""
+    fields = "; ".join(
+        f"{key}={value}" for key, value in example.items() if key != "line" and value is not None
+    )
+    return f"line {example['line']}: {fields}" if "line" in example else fields

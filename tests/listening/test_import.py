@@ -289,6 +289,64 @@ def test_the_command_prints_the_report(tmp_path, capsys):
 
 
 @pytest.mark.django_db
+def test_the_command_prints_example_rows_of_each_rule_that_changed_something(tmp_path, capsys):
+    path = write_tsv(tmp_path / "scrobbles.tsv", lastfm_rows())
+
+    call_command("import_listens", str(path))
+
+    lines = capsys.readouterr().out.splitlines()
+    after = {line.split()[0]: lines[n + 1].strip() for n, line in enumerate(lines[:-1]) if line}
+    assert after["duplicate_scrobble"] == (
+        "e.g. line 3: listener=user_000001; artist=Low; title=Sunflower;"
+        " played_at=2009-05-04T23:12:05+00:00; play_count=1"
+    )
+    assert after["exact_duplicate"].startswith("e.g. line 5: listener=user_000002")
+    assert after["missing_identity"].startswith("e.g. line 7: artist=Radiohead")
+    # A rule that touched nothing has nothing to show.
+    assert not after["bad_play_count"].startswith("e.g.")
+
+
+@pytest.mark.django_db
+def test_the_progress_bar_ends_at_100_percent_on_a_hetrec_folder(tmp_path, capsys):
+    folder = write_hetrec(
+        tmp_path / "hetrec",
+        plays=[(2, 51, 13883), (2, 52, 11690), (3, 51, 228), (4, 52, 3), (5, 51, 9)],
+        artists=[(51, "Duran Duran"), (52, "Röyksopp")],
+    )
+    # The dataset's other files, which hold no plays (the real tags.dat has 11,947 lines).
+    write_tsv(folder / "tags.dat", [("tagID", "tagValue"), *((n, f"tag {n}") for n in range(40))])
+    batch = listen_import_create(path=folder, options={"chunk_rows": 2})
+    seen: list[float] = []
+
+    listen_import_run(
+        batch_id=batch.pk, on_progress=lambda progress: seen.append(progress.fraction)
+    )
+    call_command("import_listens", str(folder), "--chunk-rows", "2")
+
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert seen[:3] == [0.4, 0.8, 0.99]  # rows loaded of the 5 in user_artists.dat
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "100%" in bar and "5 rows read" in bar
+
+
+@pytest.mark.django_db
+def test_progress_on_a_json_array_counts_its_records_not_its_lines(tmp_path):
+    plays = [
+        spotify_track(f"2024-04-20T18:{n:02d}:00Z", 185_000, "OAFF", f"Song {n}", "G", None)
+        for n in range(4)
+    ]
+    path = write_json(tmp_path / "Streaming_History_Audio_2024.json", plays)  # indented
+    batch = listen_import_create(path=path, options={"chunk_rows": 2, "listener": "ada"})
+    seen: list[float] = []
+
+    listen_import_run(
+        batch_id=batch.pk, on_progress=lambda progress: seen.append(progress.fraction)
+    )
+
+    assert seen == [0.5, 0.99, 1.0]
+
+
+@pytest.mark.django_db
 def test_a_dry_run_reports_and_saves_nothing(tmp_path, capsys):
     call_command("import_listens", str(write_tsv(tmp_path / "s.tsv", lastfm_rows())), "--dry-run")
 
@@ -305,6 +363,14 @@ def test_the_command_names_the_file_and_line_of_a_malformed_file(tmp_path):
     path = write_lines(tmp_path / "odd.txt", ["user_1\tSOAAAAA12A8C130001\t3", "user_2\tonly-two"])
     with pytest.raises(CommandError, match=r"odd.txt, line 2"):
         call_command("import_listens", str(path), "--format", "taste-profile")
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_source_longer_than_a_listener_can_hold(tmp_path):
+    path = write_tsv(tmp_path / "s.tsv", lastfm_rows())
+    with pytest.raises(CommandError, match="--source: at most 32 characters"):
+        call_command("import_listens", str(path), "--source", "x" * 33)
+    assert not Listen.objects.exists()
 
 
 @pytest.mark.django_db

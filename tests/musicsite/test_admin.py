@@ -14,6 +14,8 @@ OUR_FACTORIES = {
     "listening.listen": factories.ListenFactory,
     "listening.importbatch": factories.ImportBatchFactory,
     "listening.skip": factories.SkipFactory,
+    "listening.feedback": factories.FeedbackFactory,
+    "listening.submittedlisten": factories.SubmittedListenFactory,
     "listening.datasnapshot": factories.DataSnapshotFactory,
     "recommender.modelrun": factories.ModelRunFactory,
     "recommender.recommendationset": factories.RecommendationSetFactory,

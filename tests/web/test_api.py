@@ -12,8 +12,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Artist, Song
-from listening.models import Feedback, Listen, Listener
-from tests.factories import UserFactory
+from listening.models import Feedback, ImportBatch, Listen, Listener
+from musicsite.jobs import JobStatus
+from tests.factories import SongFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
 
 PASSWORD = "a long enough password"
@@ -162,6 +163,55 @@ def test_posted_listens_are_stored_once_and_refresh_the_list(
     assert top["id"] not in [entry["song"]["id"] for entry in after["results"]]
     history = client.get(url, {"page_size": 2}).json()
     assert history["count"] == 7 and history["results"][0]["song"]["title"] == "A New Song"
+
+
+def test_a_submission_is_one_import_batch_with_its_counts_and_its_listens(db):
+    user = UserFactory()
+    client = APIClient()
+    client.force_authenticate(user)
+    first, second = SongFactory.create_batch(2)
+    url = reverse("api-v1:my-listens")
+    earlier = {"song": first.pk, "client_id": "a", "played_at": "2026-11-01T10:00:00Z"}
+    client.post(url, {"listens": [earlier]}, format="json")
+    body = {
+        "listens": [
+            earlier,  # recorded by the first submission
+            {"song": second.pk, "played_at": "2026-11-02T10:00:00Z"},
+            {"song": second.pk, "played_at": "2026-11-02T10:00:00Z"},  # the same again
+            {"artist": "Nina Simone", "title": "Sinnerman", "played_at": "2026-11-03T10:00:00Z"},
+        ]
+    }
+
+    response = client.post(url, body, format="json")
+    retried = client.post(url, body, format="json")
+
+    assert response.json()["recorded"] == 2 and response.json()["duplicates"] == [0, 2]
+    assert ImportBatch.objects.count() == 2  # one per submission that recorded listens
+    batch = ImportBatch.objects.latest("id")
+    assert (batch.source_name, batch.format, batch.status, batch.created_by) == (
+        "api",
+        "api",
+        JobStatus.SUCCEEDED,
+        user,
+    )
+    assert (batch.rows_read, batch.rows_loaded, batch.rows_rejected) == (4, 2, 0)
+    counted = {name: rule["rows"] for name, rule in batch.report["rules"].items() if rule["rows"]}
+    assert counted == {"already_imported": 1, "duplicate_scrobble": 1}
+    assert batch.report["rules"]["duplicate_scrobble"]["examples"][0]["line"] == 3
+    assert set(batch.listens.values_list("pk", flat=True)) == set(response.json()["listen_ids"])
+    assert retried.json()["recorded"] == 0 and ImportBatch.objects.count() == 2
+
+
+def test_the_sites_i_listened_button_records_a_listen_without_a_batch(db):
+    user = UserFactory()
+    song = SongFactory()
+    client = APIClient()
+    client.force_login(user)
+
+    client.post(reverse("song-listened", args=[song.pk]))
+
+    assert Listen.objects.get(song=song).batch is None
+    assert not ImportBatch.objects.exists()
 
 
 def test_an_invalid_item_is_reported_by_index_and_nothing_is_stored(catalogue):

@@ -98,7 +98,7 @@ class MyListensView(generics.ListAPIView):
             raise ValidationError({"listens": ["required: a list of listens"]})
         listener = Listener.objects.for_user(request.user)
         try:
-            result = listens_record(listener, request.data["listens"])
+            result = listens_record(listener, request.data["listens"], source="api")
         except SubmissionError as error:
             return error_response(
                 status.HTTP_400_BAD_REQUEST,

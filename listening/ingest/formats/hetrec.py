@@ -3,6 +3,7 @@ artist; Latin-1, CRLF) named through `artists.dat` (id, name, url, pictureURL; U
 no song, no time."""
 
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +25,19 @@ ARTISTS_HEADER = ("id", "name", "url", "pictureURL")
 def read(path: Path, options: ReadOptions) -> Iterator[pd.DataFrame]:
     """`path` is the dataset's folder, or its user_artists.dat with artists.dat beside it."""
     plays = path / USER_ARTISTS if path.is_dir() else path
-    names = artist_names(plays.parent / ARTISTS)
-    for chunk in read_fields(
+    chunks = read_fields(
         plays,
         fields=("listener", "artist_id", "play_count"),
         header=USER_ARTISTS_HEADER,
         description="userID, artistID, weight",
         chunk_rows=options.chunk_rows,
         encoding="latin-1",
-    ):
+    )
+    # The plays' header is checked first: a file that is not HetRec's is told so, not sent
+    # looking for an artists.dat it never had.
+    first = next(chunks, None)
+    names = artist_names(plays.parent / ARTISTS)
+    for chunk in chain([first] if first is not None else [], chunks):
         # An artistID missing from artists.dat keeps the artist NA: cleaning drops the row.
         chunk["artist"] = chunk.pop("artist_id").str.strip().map(names)
         chunk["play_count"] = to_number(chunk["play_count"])
@@ -42,7 +47,9 @@ def read(path: Path, options: ReadOptions) -> Iterator[pd.DataFrame]:
 def artist_names(path: Path) -> dict[str, str]:
     """artist id -> name, from artists.dat (small: read whole)."""
     if not path.is_file():
-        raise ImportFormatError(path, None, f"not found: HetRec needs {ARTISTS} beside its plays")
+        raise ImportFormatError(
+            path, None, f"not found: HetRec needs {ARTISTS} beside its {USER_ARTISTS}"
+        )
     names: dict[str, str] = {}
     for chunk in read_fields(
         path,

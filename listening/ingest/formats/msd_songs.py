@@ -30,17 +30,22 @@ def find_songs_file(folder: Path) -> Path | None:
     return None
 
 
-def load_songs(path: Path) -> pd.DataFrame:
-    """Indexed by song id (SO...), one row per song (the first wins), columns SONG_COLUMNS."""
+def songs_file_kind(path: Path) -> str:
+    """ "unique_tracks" or "csv", from the first line; ImportFormatError if neither."""
     if not path.is_file():
         raise ImportFormatError(path, None, "song metadata file not found")
     first = _first_line(path)
     if _SEP in first:
-        songs = _unique_tracks(path)
-    elif [name.strip().strip('"') for name in first.split(",")][:5] == list(_CSV_HEADER):
-        songs = _song_csv(path)
-    else:
-        raise ImportFormatError(path, 1, _EXPECTED)
+        return "unique_tracks"
+    if [name.strip().strip('"') for name in first.split(",")][:5] == list(_CSV_HEADER):
+        return "csv"
+    raise ImportFormatError(path, 1, _EXPECTED)
+
+
+def load_songs(path: Path) -> pd.DataFrame:
+    """Indexed by song id (SO...), one row per song (the first wins), columns SONG_COLUMNS."""
+    kind = songs_file_kind(path)
+    songs = _unique_tracks(path) if kind == "unique_tracks" else _song_csv(path)
     songs["song_id"] = songs["song_id"].str.strip()
     songs = songs[songs["song_id"] != ""].drop_duplicates("song_id", keep="first")
     return songs.set_index("song_id")[list(SONG_COLUMNS)]

@@ -7,6 +7,7 @@ from listening.ingest.formats import FORMAT_NAMES
 from listening.ingest.formats.options import parse_column_mapping
 from listening.ingest.report import report_as_text
 from listening.listen_import import Progress, listen_import_create, listen_import_run
+from listening.models import Listener
 from musicsite.jobs import JobStatus
 
 
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         path = Path(options["path"]).expanduser().resolve()
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
+        limit = Listener._meta.get_field("source").max_length
+        if options["source"] and len(options["source"]) > limit:
+            # Said now, not as a database error (PostgreSQL's) after the file is read.
+            raise CommandError(f"--source: at most {limit} characters")
         import_options = {
             key: value
             for key, value in {
