@@ -172,6 +172,29 @@ class SimilarItems(models.Model):
         return f"{self.level} {self.item_id} neighbours"
 
 
+class ArtistTopSongs(models.Model):
+    """An artist's most-listened songs in one artist-level set, best first: the songs that
+    set's song lists are made from (publishing writes them, a refresh reads them), so every
+    path picks an artist's songs by the same popularity, that of the publication's data."""
+
+    recommendation_set = models.ForeignKey(
+        RecommendationSet, on_delete=models.CASCADE, related_name="artist_song_rows"
+    )
+    artist_id = models.BigIntegerField()
+    song_ids = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "artist top songs"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommendation_set", "artist_id"], name="one_row_per_set_artist"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"artist {self.artist_id}'s top songs"
+
+
 class Evaluation(Job):
     """A side-by-side comparison of algorithms under one protocol, and its candidate.
 

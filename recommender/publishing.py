@@ -6,13 +6,16 @@ count, and not-for-me feedback holds), writes them in bulk into a `building` set
 `activate`s it: the previous active set is retired in the same transaction, so a reader sees
 one full set or the other. Retired sets stay for `rollback` until `prune` removes the oldest.
 
-Lists come from `listener_lists.lists_build`, the builder a refresh uses too. What listeners
-do while a publication builds is not lost: it notes where it read the data (`read_point`:
-the newest listen and skip ids, and the live feedback) and, right after activation, refolds
-in the new set everyone who listened, skipped or gave, changed or withdrew feedback since
-(their refreshes meanwhile went to the old set). Listen ids come from a sequence, so a
-listen whose transaction took an id below the read point but committed after the read is
-the one case missed (it counts at the listener's next listen or the next publication).
+Lists come from `listener_lists.lists_build`, the builder a refresh uses too. An artist-level
+run's set serves songs too: each listener's song list is made from their artist list, of each
+artist's most-listened songs in the same read of the data (kept with the set for refreshes).
+What listeners do while a publication builds is not lost: it notes where it read the data
+(`read_point`: the newest listen and skip ids, and the live feedback) and, right after
+activation, refolds in the new set everyone who listened, skipped or gave, changed or
+withdrew feedback since (their refreshes meanwhile went to the old set). Listen ids come from
+a sequence, so a listen whose transaction took an id below the read point but committed
+after the read is the one case missed (it counts at the listener's next listen or the next
+publication).
 """
 
 import logging
@@ -31,15 +34,25 @@ from recommender.data import InteractionMatrix, build_matrix
 from recommender.listener_data import (
     PublishedModel,
     ReadPoint,
+    artist_songs,
     changed_since,
     confidence_rows,
     lists_refold,
     not_for_me_pairs,
     published_model_load,
     read_point,
+    song_artists,
 )
-from recommender.listener_lists import cells, depth_of, lists_build, positions
+from recommender.listener_lists import (
+    ArtistSongs,
+    best_songs_by_artist,
+    cells,
+    depth_of,
+    lists_build,
+    positions,
+)
 from recommender.models import (
+    ArtistTopSongs,
     Evaluation,
     ListenerRecommendations,
     ModelRun,
@@ -48,7 +61,7 @@ from recommender.models import (
     SimilarItems,
 )
 from recommender.seeds import live_loves, loved_pairs
-from recommender.set_writer import write_lists, write_similar
+from recommender.set_writer import write_artist_songs, write_lists, write_similar
 from recommender.suggestions import NotSupported, charts, neighbour_links
 from recommender.suggestions import similar as similar_items
 
@@ -121,6 +134,7 @@ def publish(
         published, point = _build(new_set, say, timings)
         activate(new_set)
     except Exception as error:
+        ArtistTopSongs.objects.filter(recommendation_set=new_set).delete()
         SimilarItems.objects.filter(recommendation_set=new_set).delete()
         ListenerRecommendations.objects.filter(recommendation_set=new_set).delete()
         RecommendationSet.objects.filter(pk=new_set.pk).update(
@@ -209,9 +223,12 @@ def _build(
 
     say(f"ranking for {rows.shape[0]:,} listeners", 0.15)
     started = time.perf_counter()
-    artists = None
+    artists = songs = None
     if level == "song":
         artists = published.artist_map(listener_ids)
+    else:
+        song_ids, songs, song_chart = _artist_songs(point, published.item_ids, listener_ids, top_n)
+        timings["songs_seconds"] = time.perf_counter() - started
     lists = lists_build(
         published.model,
         rows,
@@ -222,6 +239,7 @@ def _build(
         top_n=top_n,
         depth=depth_of(level, top_n),
         artists=artists,
+        songs=songs,
     )
     timings["rank_seconds"] = time.perf_counter() - started
 
@@ -233,6 +251,18 @@ def _build(
         heard = artists.heard(rows)
         write_lists(new_set, listener_ids, "artist", lists.artists, published.artist_ids, None)
         charts_by_level["artist"] = _chart_ids(charts(heard, top_n), published.artist_ids)
+    if songs is not None:
+        write_lists(
+            new_set,
+            listener_ids,
+            "song",
+            lists.songs,
+            song_ids,
+            top_n,
+            reason_ids=published.item_ids,
+        )
+        write_artist_songs(new_set, songs.best, published.item_ids, song_ids)
+        charts_by_level["song"] = song_chart
     timings["write_seconds"] = time.perf_counter() - started
 
     say("writing similar items", 0.85)
@@ -273,6 +303,31 @@ def _model_rows(
         plays, skips = sp.csr_matrix(lift @ plays), sp.csr_matrix(lift @ skips)
     loved = cells(listener_ids, item_ids, loves)
     return listener_ids, confidence_rows(plays, skips, loved, run, item_ids)
+
+
+def _artist_songs(
+    point: ReadPoint, artist_ids: np.ndarray, listener_ids: np.ndarray, top_n: int
+) -> tuple[np.ndarray, ArtistSongs, list[list[float]]]:
+    """An artist-level set's songs, read up to the same point as its artists: (the song
+    ids, each model artist's most-listened songs and what each listener must not be offered,
+    the song chart for listeners without a row)."""
+    matrix = build_matrix(
+        "song", last_listen_id=point.last_listen_id, last_skip_id=point.last_skip_id
+    )
+    song_ids = matrix.item_ids
+    artist_of, by_artist = song_artists(song_ids)
+    # Songs' artists as the model's artist columns; the appended -1 is an unknown artist's.
+    to_model = np.append(positions(artist_ids, by_artist), -1)
+    best = best_songs_by_artist(matrix.plays, to_model[artist_of], len(artist_ids))
+    played = sp.coo_matrix(matrix.plays)
+    rows = positions(listener_ids, matrix.listener_ids)[played.row]
+    kept = rows >= 0
+    heard = sp.csr_matrix(
+        (np.ones(kept.sum(), np.float32), (rows[kept], played.col[kept])),
+        shape=(len(listener_ids), len(song_ids)),
+    )
+    chart = _chart_ids(charts(matrix.plays, top_n), song_ids)
+    return song_ids, artist_songs(listener_ids, song_ids, best, heard), chart
 
 
 def _chart_ids(chart: tuple[np.ndarray, np.ndarray], item_ids: np.ndarray) -> list[list[float]]:
@@ -335,6 +390,7 @@ def prune(keep: int | None = None) -> int:
     )
     with transaction.atomic():
         # Single DELETE statements: nothing cascades from these rows.
+        ArtistTopSongs.objects.filter(recommendation_set__in=doomed).delete()
         ListenerRecommendations.objects.filter(recommendation_set__in=doomed).delete()
         SimilarItems.objects.filter(recommendation_set__in=doomed).delete()
         RecommendationSet.objects.filter(pk__in=doomed).delete()
