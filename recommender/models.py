@@ -38,6 +38,7 @@ class ModelRun(Job):
     search = models.CharField(
         max_length=64, blank=True, db_index=True, help_text="The parameter search it is a trial of."
     )
+    # Held-out figures from the evaluation it was trained for (`Evaluation.run_metrics`).
     metrics = models.JSONField(default=dict, blank=True)
     n_listeners = models.IntegerField(null=True, blank=True)
     n_items = models.IntegerField(null=True, blank=True)
@@ -222,6 +223,30 @@ class Evaluation(Job):
 
     def __str__(self) -> str:
         return f"evaluation {self.pk} ({self.level}, {self.metric})"
+
+    def run_metrics(self, label: str) -> dict:
+        """What a model run trained for `label` records as its `metrics`: its held-out
+        figures here — {"evaluation", "split", "metric", "values": every metric (not the
+        timings or counts), "ci": {metric: [low, high]}} — so the run shows how it measured
+        without the evaluation at hand."""
+        result = self.results.get("results", {}).get(label)
+        if result is None:  # not measured here: nothing to record
+            return {}
+        values = {
+            name: value
+            for name, value in result.items()
+            if isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not name.endswith("_seconds")
+            and not name.startswith("n_")
+        }
+        return {
+            "evaluation": self.pk,
+            "split": self.results.get("protocol", {}).get("split"),
+            "metric": self.metric,
+            "values": values,
+            "ci": {name: list(bounds) for name, bounds in result.get("ci", {}).items()},
+        }
 
 
 class PipelineRun(Job):
