@@ -25,12 +25,14 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from musicsite.jobs import JobStatus
 from recommender import algorithms
 from recommender.data import InteractionMatrix, build_matrix
+from recommender.evaluation.protocol import algorithm_of
 from recommender.listener_data import (
     PublishedModel,
     ReadPoint,
@@ -64,6 +66,7 @@ from recommender.seeds import live_loves, loved_pairs
 from recommender.set_writer import write_artist_songs, write_lists, write_similar
 from recommender.suggestions import NotSupported, charts, neighbour_links
 from recommender.suggestions import similar as similar_items
+from recommender.training import DEFAULT_WEIGHTING, model_run_create, model_run_train
 
 log = logging.getLogger(__name__)
 
@@ -82,31 +85,95 @@ def _say(on_progress: Progress | None) -> Progress:
     return on_progress or (lambda step, fraction: None)
 
 
-def best_run() -> ModelRun:
-    """The run to publish for `--best`: the newest trained run of the newest evaluation's
-    candidate algorithm, at that evaluation's level."""
+def best_run(*, on_progress: Callable[[str], None] | None = None) -> ModelRun:
+    """The run to publish for `--best`: the newest finished evaluation's candidate as it was
+    evaluated — a trained run of exactly its algorithm, parameters (defaults filled in),
+    level and weighting, one trained on the evaluation's snapshot first, else the newest.
+    With none, one is trained now with exactly those, on the evaluation's snapshot. Either
+    way the run records the evaluation's figures for it (`Evaluation.run_metrics`)."""
     evaluation = (
         Evaluation.objects.filter(status=JobStatus.SUCCEEDED)
         .exclude(candidate="")
+        .select_related("snapshot")
         .order_by("-pk")
         .first()
     )
     if evaluation is None:
         raise PublishError("no finished evaluation has a candidate: run `evaluate` first")
-    algorithm = evaluation.candidate.split(":", 1)[0]
-    run = (
-        ModelRun.objects.filter(
-            status=JobStatus.SUCCEEDED, algorithm=algorithm, level=evaluation.level
-        )
-        .order_by("-pk")
-        .first()
+    candidate = evaluation.candidate
+    algorithm = algorithm_of(candidate)
+    params = evaluation.algorithms.get(candidate, {})
+    wanted = (
+        _effective_params(algorithm, params),
+        _weighting_key(evaluation_weighting(evaluation)),
     )
+    runs = ModelRun.objects.filter(
+        status=JobStatus.SUCCEEDED, algorithm=algorithm, level=evaluation.level
+    ).exclude(artifact="")
+    matching = [
+        run
+        for run in runs.order_by("-pk")
+        if (_effective_params(algorithm, run.params), _weighting_key(run.weighting)) == wanted
+    ]
+    on_snapshot = [run for run in matching if run.snapshot_id == evaluation.snapshot_id]
+    run = next(iter(on_snapshot or matching), None)
     if run is None:
-        raise PublishError(
-            f"evaluation {evaluation.pk} picked {evaluation.candidate} at {evaluation.level} "
-            f"level, but no {algorithm} run at that level has been trained: run `train` first"
-        )
+        run = _train_candidate(evaluation, algorithm, params, on_progress)
+    run.metrics = evaluation.run_metrics(candidate)
+    run.save(update_fields=["metrics"])
     return run
+
+
+def evaluation_weighting(evaluation: Evaluation) -> dict:
+    """The weighting an evaluation measured its candidates with, as a model run's."""
+    protocol = evaluation.protocol
+    weighting = {
+        "scheme": protocol.get("weighting", DEFAULT_WEIGHTING["scheme"]),
+        "alpha": float(protocol.get("alpha", DEFAULT_WEIGHTING["alpha"])),
+        "skip_penalty": float(protocol.get("skip_penalty", DEFAULT_WEIGHTING["skip_penalty"])),
+    }
+    if protocol.get("half_life_days") is not None:
+        weighting["half_life_days"] = float(protocol["half_life_days"])
+    return weighting
+
+
+def _weighting_key(weighting: dict) -> tuple:
+    """A weighting compared by what it does (training's defaults filled in, numbers as
+    floats), so {"scheme": "log"} and the full default read the same."""
+    full = {**DEFAULT_WEIGHTING, **weighting}
+    half_life = full.get("half_life_days")
+    return (
+        full["scheme"],
+        float(full["alpha"]),
+        float(full["skip_penalty"]),
+        None if half_life is None else float(half_life),
+    )
+
+
+def _effective_params(algorithm: str, params: dict) -> dict | None:
+    """The parameters a model takes with these given, defaults filled in (None if invalid)."""
+    try:
+        return algorithms.create(algorithm, **params).params
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _train_candidate(evaluation: Evaluation, algorithm: str, params: dict, on_progress) -> ModelRun:
+    """No run matches what the evaluation measured: train exactly that, on its snapshot."""
+    try:
+        created = model_run_create(
+            algorithm=algorithm,
+            params=params,
+            level=evaluation.level,
+            weighting=evaluation_weighting(evaluation),
+            snapshot=evaluation.snapshot,
+        )
+    except ValidationError as error:
+        raise PublishError(f"evaluation {evaluation.pk}'s candidate: {error.messages}") from error
+    trained = model_run_train(run_id=created.pk, on_progress=on_progress)
+    if trained.status != JobStatus.SUCCEEDED:
+        raise PublishError(f"training {evaluation.candidate} {trained.status}: {trained.error}")
+    return trained
 
 
 def publish(
