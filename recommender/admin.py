@@ -83,7 +83,7 @@ class ModelRunAdmin(admin.ModelAdmin):
         "n_items",
         "timings",
         "artifact",
-        "metrics",
+        "held_out",
         "search",
         "created_at",
         "started_at",
@@ -91,6 +91,39 @@ class ModelRunAdmin(admin.ModelAdmin):
         "error",
         "created_by",
     ]
+
+    @admin.display(description="held-out figures")
+    def held_out(self, obj: ModelRun):
+        """The run's `metrics` for people: where they come from, then each figure with its
+        95% interval, the choosing metric first."""
+        figures = obj.metrics or {}
+        if not figures.get("values"):
+            return "none (not trained for an evaluation)"
+        chosen = figures.get("metric")
+        names = sorted(figures["values"], key=lambda name: (name != chosen, name))
+        ci = figures.get("ci", {})
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    name,
+                    f"{figures['values'][name]:.4f}",
+                    f"{ci[name][0]:.4f} to {ci[name][1]:.4f}" if name in ci else "",
+                )
+                for name in names
+            ),
+        )
+        url = reverse("admin:recommender_evaluation_change", args=[figures["evaluation"]])
+        return format_html(
+            '<p>From <a href="{}">evaluation {}</a>, {} split, chosen by {}.</p>'
+            "<table><tr><th>metric</th><th>value</th><th>95% interval</th></tr>{}</table>",
+            url,
+            figures["evaluation"],
+            figures.get("split") or "?",
+            chosen or "?",
+            rows,
+        )
 
     def get_fields(self, request, obj=None):
         if obj is None:

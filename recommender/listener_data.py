@@ -8,6 +8,11 @@ one-or-few-listener path: a refresh of one listener, and the catch-up after a pu
 (`changed_since` a `read_point`).
 
 Listeners flagged as bots get no lists on either path (the matrix leaves their listens out).
+
+An artist-level set serves song lists too, made from each listener's artist list
+(`listener_lists.songs_from_artists`): publishing keeps each artist's most-listened songs
+with the set (`ArtistTopSongs`), and a refresh reads them back (`stored_artist_songs`), so
+both paths pick the same songs; `artist_songs` adds what each listener must not be offered.
 """
 
 from dataclasses import dataclass
@@ -27,8 +32,16 @@ from recommender.data import (
     newest_skip_id,
     refused_pairs,
 )
-from recommender.listener_lists import ArtistMap, cells, depth_of, lists_build, positions
-from recommender.models import ModelRun, RecommendationSet, SimilarItems
+from recommender.listener_lists import (
+    ARTIST_SONGS_KEPT,
+    ArtistMap,
+    ArtistSongs,
+    cells,
+    depth_of,
+    lists_build,
+    positions,
+)
+from recommender.models import ArtistTopSongs, ModelRun, RecommendationSet, SimilarItems
 from recommender.seeds import live_loves, loved_pairs
 from recommender.set_writer import lists_replace
 from recommender.suggestions import neighbour_links
@@ -125,6 +138,50 @@ def not_for_me_pairs(level: str, listener_ids: list[int] | None = None) -> np.nd
     return np.array(list(refused.values_list("listener_id", field)), dtype=np.int64).reshape(-1, 2)
 
 
+def artist_songs(
+    listener_ids: np.ndarray,
+    song_ids: np.ndarray,
+    best: np.ndarray,
+    heard: sp.csr_matrix,
+    among: list[int] | None = None,
+) -> ArtistSongs:
+    """What an artist-level set's song lists need for these (sorted) listeners: the artists'
+    best songs (columns of `song_ids`) and, never offered, the songs they have `heard`
+    (listeners x song_ids), loved or refused (read for `among` only, when given)."""
+    loves = live_loves(among)
+    loved = loves[loves[:, 1] >= 0][:, :2]
+    pairs = np.concatenate([not_for_me_pairs("song", among), loved])
+    return ArtistSongs(best, sp.csr_matrix(heard + cells(listener_ids, song_ids, pairs)))
+
+
+def stored_artist_songs(
+    recommendation_set: RecommendationSet, artist_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted song ids, each of `artist_ids`' best songs as columns of them, -1 pad): what
+    publishing kept with the set, read once per process and set (a refresh's hot path)."""
+    stored_artists, song_ids, best = _stored_artist_songs(
+        recommendation_set.pk, recommendation_set.created_at
+    )
+    places = positions(stored_artists, artist_ids)
+    return song_ids, np.where((places >= 0)[:, None], best[np.maximum(places, 0)], -1)
+
+
+@lru_cache(maxsize=2)  # the active set, and a new one catching up
+def _stored_artist_songs(set_id: int, created_at) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    stored = list(
+        ArtistTopSongs.objects.filter(recommendation_set_id=set_id)
+        .order_by("artist_id")
+        .values_list("artist_id", "song_ids")
+    )
+    artist_ids = np.array([artist for artist, _ in stored], dtype=np.int64)
+    song_ids = np.unique(np.array([song for _, songs in stored for song in songs], np.int64))
+    best = np.full((len(stored), ARTIST_SONGS_KEPT), -1, dtype=np.int64)
+    for row, (_, songs) in enumerate(stored):
+        kept = songs[:ARTIST_SONGS_KEPT]
+        best[row, : len(kept)] = positions(song_ids, np.array(kept, np.int64))
+    return artist_ids, song_ids, best
+
+
 # -- one or a few listeners ---------------------------------------------------------------------
 
 
@@ -180,6 +237,16 @@ def listener_rows(
     return confidence_rows(plays, skips, loved, run, item_ids, refused), present
 
 
+def heard_songs(listener_ids: np.ndarray, song_ids: np.ndarray) -> sp.csr_matrix:
+    """These (few) listeners x `song_ids`: 1 where they have listened to the song."""
+    pairs = (
+        Listen.objects.filter(listener_id__in=listener_ids.tolist(), song__isnull=False)
+        .values_list("listener_id", "song_id")
+        .distinct()
+    )
+    return cells(listener_ids, song_ids, np.array(list(pairs), dtype=np.int64))
+
+
 def stored_neighbours(set_id: int, level: str, item_ids: np.ndarray):
     """`lists_build`'s neighbours from a set's similar-item rows (what publishing wrote)."""
 
@@ -219,9 +286,13 @@ def lists_refold(
     item_ids, level, top_n = published.item_ids, run.level, recommendation_set.top_n
     rows, present = listener_rows(listener_ids, run, item_ids)
     ids = listener_ids.tolist()
-    artists = None
+    artists = songs = None
     if level == "song":
         artists = published.artist_map(listener_ids, ids)
+    else:
+        song_ids, best = stored_artist_songs(recommendation_set, item_ids)
+        heard = heard_songs(listener_ids, song_ids)
+        songs = artist_songs(listener_ids, song_ids, best, heard, ids)
     lists = lists_build(
         published.model,
         rows,
@@ -232,10 +303,13 @@ def lists_refold(
         top_n=top_n,
         depth=depth_of(level, top_n),
         artists=artists,
+        songs=songs,
     )
-    written = {level: (lists.items, item_ids, top_n)}
+    written = {level: (lists.items, item_ids, top_n, None)}
     if lists.artists is not None:
-        written["artist"] = (lists.artists, published.artist_ids, None)
+        written["artist"] = (lists.artists, published.artist_ids, None, None)
+    if lists.songs is not None:  # song lists of an artist-level set: artist reasons
+        written["song"] = (lists.songs, song_ids, top_n, item_ids)
     lists_replace(recommendation_set, listener_ids, present, written, refreshed_at=timezone.now())
 
 

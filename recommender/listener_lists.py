@@ -4,7 +4,9 @@ every listener at once, a refresh for one, so a list is the same whichever path 
 `lists_build` takes the listeners' confidence rows in the model's columns (their plays,
 skips and loves, weighted as the run was), their training rows, their not-for-me cells, the
 neighbours of items and the charts, and returns song (or artist) lists with reasons and
-fallback flags, and at song level the artist lists rolled up from them.
+fallback flags, and at song level the artist lists rolled up from them; at artist level,
+given the artists' best songs (`ArtistSongs`), song lists made from the artist lists, so an
+artist-level publication serves songs too (`songs_from_artists`).
 
 Cold start, one rule on both paths: a listener with fewer than MIN_HISTORY items (or whom
 the model cannot rank) gets the items most similar to the few they have ("seeds"), from the
@@ -25,12 +27,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.algorithms.base import Recommender
-from recommender.suggestions import Suggestions, cold_start, roll_up, suggest
+from recommender.suggestions import NO_ITEM, Suggestions, cold_start, roll_up, suggest
 
 # Fewer distinct items than this and a listener gets the cold-start lists, marked fallback.
 MIN_HISTORY = 3
 # At song level, this many songs per listener are ranked, for the artist roll-up.
 ROLL_UP_DEPTH = 200
+# At artist level, each artist's this many most-listened songs are kept with the set, and at
+# most SONGS_PER_ARTIST of them go into one listener's song list (no artist floods it).
+ARTIST_SONGS_KEPT = 5
+SONGS_PER_ARTIST = 3
+# Listeners per block when making song lists from artist lists (rows x artists x songs cells).
+SONGS_BLOCK_CELLS = 20_000_000
 
 
 def positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -79,12 +87,25 @@ class ArtistMap:
 
 
 @dataclass
+class ArtistSongs:
+    """What an artist-level set's song lists need: each artist column's most-listened song
+    columns (n_artists x ARTIST_SONGS_KEPT, best first, -1 pad; `best_songs_by_artist`) and,
+    rows x songs, what each listener has heard, loved or refused (never suggested)."""
+
+    best: np.ndarray
+    blocked: sp.csr_matrix
+
+
+@dataclass
 class ListenerLists:
     """Row for row of the input: the lists at the run's level (`depth` wide; write the first
-    top_n) and, at song level, the artist lists (top_n wide)."""
+    top_n); at song level, the artist lists (top_n wide); at artist level, given
+    `ArtistSongs`, the song lists made from the artist lists (top_n wide, each reason an
+    artist column: the artist list's reason, else the song's own artist)."""
 
     items: Suggestions
     artists: Suggestions | None
+    songs: Suggestions | None = None
 
 
 def depth_of(level: str, top_n: int) -> int:
@@ -103,6 +124,7 @@ def lists_build(
     top_n: int,
     depth: int,
     artists: ArtistMap | None = None,
+    songs: ArtistSongs | None = None,
 ) -> ListenerLists:
     """Every row's lists: the model's where the listener has MIN_HISTORY items and the model
     ranks them, else the cold start (module doc). Reasons for the first top_n slots.
@@ -110,7 +132,8 @@ def lists_build(
     `rows`: confidences in the model's columns; `known_rows`: each listener's training row
     (-1 unknown); `excluded`: not-for-me cells; `neighbours(seed columns)`: an items x items
     links matrix holding at least those rows (`suggestions.neighbour_links`); `chart`: item
-    columns best first and their listener counts; `artists`: given at song level.
+    columns best first and their listener counts; `artists`: given at song level; `songs`:
+    given at artist level, for song lists too.
     """
     rows = sp.csr_matrix(rows, dtype=np.float32)
     excluded = sp.csr_matrix(excluded)
@@ -133,8 +156,84 @@ def lists_build(
         links = neighbours(np.unique(seeds.indices))
         lists.place(cold, cold_start(seeds, links, depth, chart=chart, excluded=excluded[cold]))
     return ListenerLists(
-        lists, None if artists is None else _artist_lists(model, lists, rows, artists, top_n)
+        lists,
+        None if artists is None else _artist_lists(model, lists, rows, artists, top_n),
+        None if songs is None else songs_from_artists(lists, songs, top_n),
     )
+
+
+def best_songs_by_artist(
+    plays: sp.csr_matrix, song_artist: np.ndarray, n_artists: int, k: int = ARTIST_SONGS_KEPT
+) -> np.ndarray:
+    """Each artist's k songs with the most listeners (ties: most plays) in `plays`
+    (listeners x songs; `song_artist[song column]` its artist column, -1 unknown), as song
+    columns, n_artists x k, -1 pad."""
+    plays = sp.csr_matrix(plays)
+    listeners = np.diff(sp.csc_matrix(plays).indptr)
+    totals = np.asarray(plays.sum(axis=0)).ravel()
+    known = np.flatnonzero(song_artist >= 0)
+    order = known[np.lexsort((-totals[known], -listeners[known], song_artist[known]))]
+    artist = song_artist[order]
+    rank = np.arange(len(order)) - np.searchsorted(artist, artist, side="left")
+    keep = rank < k
+    best = np.full((n_artists, k), -1, dtype=np.int64)
+    best[artist[keep], rank[keep]] = order[keep]
+    return best
+
+
+def songs_from_artists(artists: Suggestions, songs: ArtistSongs, k: int) -> Suggestions:
+    """Song lists from artist lists: round by round, each listed artist in its order gives
+    its next most-listened song the listener has not heard, loved or refused, at most
+    SONGS_PER_ARTIST each; the first k. A song scores its artist's score; its reason is the
+    artist's reason (the artist the listener played that led to it), else the artist itself."""
+    n_rows, width = artists.items.shape
+    kept = songs.best.shape[1]
+    result = Suggestions.empty(n_rows, k)
+    result.fallback[:] = artists.fallback
+    if width == 0 or kept == 0:
+        return result
+    blocked = sp.csr_matrix(songs.blocked)
+    block = max(1, SONGS_BLOCK_CELLS // (width * kept))
+    for start in range(0, n_rows, block):
+        rows = np.arange(start, min(start + block, n_rows))
+        listed = artists.items[rows]
+        candidates = np.where(
+            (listed >= 0)[:, :, None], songs.best[np.maximum(listed, 0)], -1
+        )  # rows x artist slot x song rank
+        usable = candidates >= 0
+        usable &= ~_blocked(candidates.reshape(len(rows), -1), blocked[rows]).reshape(usable.shape)
+        round_ = np.cumsum(usable, axis=2) - 1  # the song's turn among its artist's usable
+        usable &= round_ < SONGS_PER_ARTIST
+        # Round first, then the artist's place: one song of every artist before a second.
+        order_key = np.where(usable, round_ * width + np.arange(width)[None, :, None], -1)
+        flat = order_key.reshape(len(rows), -1)
+        order = np.argsort(np.where(flat >= 0, flat, np.iinfo(np.int64).max), axis=1)[:, :k]
+        taken = np.take_along_axis(flat, order, axis=1) >= 0
+        slot = order // kept
+        chosen = np.take_along_axis(candidates.reshape(len(rows), -1), order, axis=1)
+        reasons = np.take_along_axis(artists.reasons[rows], slot, axis=1)
+        reasons = np.where(reasons >= 0, reasons, np.take_along_axis(listed, slot, axis=1))
+        scores = np.take_along_axis(artists.scores[rows], slot, axis=1)
+        width_k = order.shape[1]
+        result.items[rows, :width_k] = np.where(taken, chosen, NO_ITEM)
+        result.scores[rows, :width_k] = np.where(taken, scores, np.nan)
+        result.reasons[rows, :width_k] = np.where(taken, reasons, NO_ITEM)
+    return result
+
+
+def _blocked(candidates: np.ndarray, blocked: sp.csr_matrix) -> np.ndarray:
+    """Which candidates (rows x slots of song columns, -1 pad) are cells of `blocked` (rows
+    x songs). The cells' row-major keys are sorted already (CSR order): a binary search per
+    candidate is several times faster than np.isin, which sorts or hashes both sides."""
+    blocked = sp.csr_matrix(blocked)
+    blocked.sort_indices()
+    row_of = np.repeat(np.arange(blocked.shape[0], dtype=np.int64), np.diff(blocked.indptr))
+    keys = row_of * blocked.shape[1] + blocked.indices
+    if not len(keys):
+        return np.zeros(candidates.shape, dtype=bool)
+    wanted = np.arange(len(candidates), dtype=np.int64)[:, None] * blocked.shape[1] + candidates
+    found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return (keys[found] == wanted) & (candidates >= 0)
 
 
 def _artist_lists(

@@ -38,6 +38,7 @@ class ModelRun(Job):
     search = models.CharField(
         max_length=64, blank=True, db_index=True, help_text="The parameter search it is a trial of."
     )
+    # Held-out figures from the evaluation it was trained for (`Evaluation.run_metrics`).
     metrics = models.JSONField(default=dict, blank=True)
     n_listeners = models.IntegerField(null=True, blank=True)
     n_items = models.IntegerField(null=True, blank=True)
@@ -172,6 +173,29 @@ class SimilarItems(models.Model):
         return f"{self.level} {self.item_id} neighbours"
 
 
+class ArtistTopSongs(models.Model):
+    """An artist's most-listened songs in one artist-level set, best first: the songs that
+    set's song lists are made from (publishing writes them, a refresh reads them), so every
+    path picks an artist's songs by the same popularity, that of the publication's data."""
+
+    recommendation_set = models.ForeignKey(
+        RecommendationSet, on_delete=models.CASCADE, related_name="artist_song_rows"
+    )
+    artist_id = models.BigIntegerField()
+    song_ids = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "artist top songs"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommendation_set", "artist_id"], name="one_row_per_set_artist"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"artist {self.artist_id}'s top songs"
+
+
 class Evaluation(Job):
     """A side-by-side comparison of algorithms under one protocol, and its candidate.
 
@@ -199,6 +223,30 @@ class Evaluation(Job):
 
     def __str__(self) -> str:
         return f"evaluation {self.pk} ({self.level}, {self.metric})"
+
+    def run_metrics(self, label: str) -> dict:
+        """What a model run trained for `label` records as its `metrics`: its held-out
+        figures here — {"evaluation", "split", "metric", "values": every metric (not the
+        timings or counts), "ci": {metric: [low, high]}} — so the run shows how it measured
+        without the evaluation at hand."""
+        result = self.results.get("results", {}).get(label)
+        if result is None:  # not measured here: nothing to record
+            return {}
+        values = {
+            name: value
+            for name, value in result.items()
+            if isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not name.endswith("_seconds")
+            and not name.startswith("n_")
+        }
+        return {
+            "evaluation": self.pk,
+            "split": self.results.get("protocol", {}).get("split"),
+            "metric": self.metric,
+            "values": values,
+            "ci": {name: list(bounds) for name, bounds in result.get("ci", {}).items()},
+        }
 
 
 class PipelineRun(Job):

@@ -6,13 +6,16 @@ count, and not-for-me feedback holds), writes them in bulk into a `building` set
 `activate`s it: the previous active set is retired in the same transaction, so a reader sees
 one full set or the other. Retired sets stay for `rollback` until `prune` removes the oldest.
 
-Lists come from `listener_lists.lists_build`, the builder a refresh uses too. What listeners
-do while a publication builds is not lost: it notes where it read the data (`read_point`:
-the newest listen and skip ids, and the live feedback) and, right after activation, refolds
-in the new set everyone who listened, skipped or gave, changed or withdrew feedback since
-(their refreshes meanwhile went to the old set). Listen ids come from a sequence, so a
-listen whose transaction took an id below the read point but committed after the read is
-the one case missed (it counts at the listener's next listen or the next publication).
+Lists come from `listener_lists.lists_build`, the builder a refresh uses too. An artist-level
+run's set serves songs too: each listener's song list is made from their artist list, of each
+artist's most-listened songs in the same read of the data (kept with the set for refreshes).
+What listeners do while a publication builds is not lost: it notes where it read the data
+(`read_point`: the newest listen and skip ids, and the live feedback) and, right after
+activation, refolds in the new set everyone who listened, skipped or gave, changed or
+withdrew feedback since (their refreshes meanwhile went to the old set). Listen ids come from
+a sequence, so a listen whose transaction took an id below the read point but committed
+after the read is the one case missed (it counts at the listener's next listen or the next
+publication).
 """
 
 import logging
@@ -22,24 +25,36 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from musicsite.jobs import JobStatus
 from recommender import algorithms
 from recommender.data import InteractionMatrix, build_matrix, refused_pairs
+from recommender.evaluation.protocol import algorithm_of
 from recommender.listener_data import (
     PublishedModel,
     ReadPoint,
+    artist_songs,
     changed_since,
     confidence_rows,
     lists_refold,
     not_for_me_pairs,
     published_model_load,
     read_point,
+    song_artists,
 )
-from recommender.listener_lists import cells, depth_of, lists_build, positions
+from recommender.listener_lists import (
+    ArtistSongs,
+    best_songs_by_artist,
+    cells,
+    depth_of,
+    lists_build,
+    positions,
+)
 from recommender.models import (
+    ArtistTopSongs,
     Evaluation,
     ListenerRecommendations,
     ModelRun,
@@ -48,9 +63,10 @@ from recommender.models import (
     SimilarItems,
 )
 from recommender.seeds import live_loves, loved_pairs
-from recommender.set_writer import write_lists, write_similar
+from recommender.set_writer import write_artist_songs, write_lists, write_similar
 from recommender.suggestions import NotSupported, charts, neighbour_links
 from recommender.suggestions import similar as similar_items
+from recommender.training import DEFAULT_WEIGHTING, model_run_create, model_run_train
 
 log = logging.getLogger(__name__)
 
@@ -69,31 +85,95 @@ def _say(on_progress: Progress | None) -> Progress:
     return on_progress or (lambda step, fraction: None)
 
 
-def best_run() -> ModelRun:
-    """The run to publish for `--best`: the newest trained run of the newest evaluation's
-    candidate algorithm, at that evaluation's level."""
+def best_run(*, on_progress: Callable[[str], None] | None = None) -> ModelRun:
+    """The run to publish for `--best`: the newest finished evaluation's candidate as it was
+    evaluated — a trained run of exactly its algorithm, parameters (defaults filled in),
+    level and weighting, one trained on the evaluation's snapshot first, else the newest.
+    With none, one is trained now with exactly those, on the evaluation's snapshot. Either
+    way the run records the evaluation's figures for it (`Evaluation.run_metrics`)."""
     evaluation = (
         Evaluation.objects.filter(status=JobStatus.SUCCEEDED)
         .exclude(candidate="")
+        .select_related("snapshot")
         .order_by("-pk")
         .first()
     )
     if evaluation is None:
         raise PublishError("no finished evaluation has a candidate: run `evaluate` first")
-    algorithm = evaluation.candidate.split(":", 1)[0]
-    run = (
-        ModelRun.objects.filter(
-            status=JobStatus.SUCCEEDED, algorithm=algorithm, level=evaluation.level
-        )
-        .order_by("-pk")
-        .first()
+    candidate = evaluation.candidate
+    algorithm = algorithm_of(candidate)
+    params = evaluation.algorithms.get(candidate, {})
+    wanted = (
+        _effective_params(algorithm, params),
+        _weighting_key(evaluation_weighting(evaluation)),
     )
+    runs = ModelRun.objects.filter(
+        status=JobStatus.SUCCEEDED, algorithm=algorithm, level=evaluation.level
+    ).exclude(artifact="")
+    matching = [
+        run
+        for run in runs.order_by("-pk")
+        if (_effective_params(algorithm, run.params), _weighting_key(run.weighting)) == wanted
+    ]
+    on_snapshot = [run for run in matching if run.snapshot_id == evaluation.snapshot_id]
+    run = next(iter(on_snapshot or matching), None)
     if run is None:
-        raise PublishError(
-            f"evaluation {evaluation.pk} picked {evaluation.candidate} at {evaluation.level} "
-            f"level, but no {algorithm} run at that level has been trained: run `train` first"
-        )
+        run = _train_candidate(evaluation, algorithm, params, on_progress)
+    run.metrics = evaluation.run_metrics(candidate)
+    run.save(update_fields=["metrics"])
     return run
+
+
+def evaluation_weighting(evaluation: Evaluation) -> dict:
+    """The weighting an evaluation measured its candidates with, as a model run's."""
+    protocol = evaluation.protocol
+    weighting = {
+        "scheme": protocol.get("weighting", DEFAULT_WEIGHTING["scheme"]),
+        "alpha": float(protocol.get("alpha", DEFAULT_WEIGHTING["alpha"])),
+        "skip_penalty": float(protocol.get("skip_penalty", DEFAULT_WEIGHTING["skip_penalty"])),
+    }
+    if protocol.get("half_life_days") is not None:
+        weighting["half_life_days"] = float(protocol["half_life_days"])
+    return weighting
+
+
+def _weighting_key(weighting: dict) -> tuple:
+    """A weighting compared by what it does (training's defaults filled in, numbers as
+    floats), so {"scheme": "log"} and the full default read the same."""
+    full = {**DEFAULT_WEIGHTING, **weighting}
+    half_life = full.get("half_life_days")
+    return (
+        full["scheme"],
+        float(full["alpha"]),
+        float(full["skip_penalty"]),
+        None if half_life is None else float(half_life),
+    )
+
+
+def _effective_params(algorithm: str, params: dict) -> dict | None:
+    """The parameters a model takes with these given, defaults filled in (None if invalid)."""
+    try:
+        return algorithms.create(algorithm, **params).params
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _train_candidate(evaluation: Evaluation, algorithm: str, params: dict, on_progress) -> ModelRun:
+    """No run matches what the evaluation measured: train exactly that, on its snapshot."""
+    try:
+        created = model_run_create(
+            algorithm=algorithm,
+            params=params,
+            level=evaluation.level,
+            weighting=evaluation_weighting(evaluation),
+            snapshot=evaluation.snapshot,
+        )
+    except ValidationError as error:
+        raise PublishError(f"evaluation {evaluation.pk}'s candidate: {error.messages}") from error
+    trained = model_run_train(run_id=created.pk, on_progress=on_progress)
+    if trained.status != JobStatus.SUCCEEDED:
+        raise PublishError(f"training {evaluation.candidate} {trained.status}: {trained.error}")
+    return trained
 
 
 def publish(
@@ -121,6 +201,7 @@ def publish(
         published, point = _build(new_set, say, timings)
         activate(new_set)
     except Exception as error:
+        ArtistTopSongs.objects.filter(recommendation_set=new_set).delete()
         SimilarItems.objects.filter(recommendation_set=new_set).delete()
         ListenerRecommendations.objects.filter(recommendation_set=new_set).delete()
         RecommendationSet.objects.filter(pk=new_set.pk).update(
@@ -209,9 +290,12 @@ def _build(
 
     say(f"ranking for {rows.shape[0]:,} listeners", 0.15)
     started = time.perf_counter()
-    artists = None
+    artists = songs = None
     if level == "song":
         artists = published.artist_map(listener_ids)
+    else:
+        song_ids, songs, song_chart = _artist_songs(point, published.item_ids, listener_ids, top_n)
+        timings["songs_seconds"] = time.perf_counter() - started
     lists = lists_build(
         published.model,
         rows,
@@ -222,6 +306,7 @@ def _build(
         top_n=top_n,
         depth=depth_of(level, top_n),
         artists=artists,
+        songs=songs,
     )
     timings["rank_seconds"] = time.perf_counter() - started
 
@@ -233,6 +318,18 @@ def _build(
         heard = artists.heard(rows)
         write_lists(new_set, listener_ids, "artist", lists.artists, published.artist_ids, None)
         charts_by_level["artist"] = _chart_ids(charts(heard, top_n), published.artist_ids)
+    if songs is not None:
+        write_lists(
+            new_set,
+            listener_ids,
+            "song",
+            lists.songs,
+            song_ids,
+            top_n,
+            reason_ids=published.item_ids,
+        )
+        write_artist_songs(new_set, songs.best, published.item_ids, song_ids)
+        charts_by_level["song"] = song_chart
     timings["write_seconds"] = time.perf_counter() - started
 
     say("writing similar items", 0.85)
@@ -274,6 +371,31 @@ def _model_rows(
     loved = cells(listener_ids, item_ids, loves)
     refused = cells(listener_ids, item_ids, refused_pairs(run.level))
     return listener_ids, confidence_rows(plays, skips, loved, run, item_ids, refused)
+
+
+def _artist_songs(
+    point: ReadPoint, artist_ids: np.ndarray, listener_ids: np.ndarray, top_n: int
+) -> tuple[np.ndarray, ArtistSongs, list[list[float]]]:
+    """An artist-level set's songs, read up to the same point as its artists: (the song
+    ids, each model artist's most-listened songs and what each listener must not be offered,
+    the song chart for listeners without a row)."""
+    matrix = build_matrix(
+        "song", last_listen_id=point.last_listen_id, last_skip_id=point.last_skip_id
+    )
+    song_ids = matrix.item_ids
+    artist_of, by_artist = song_artists(song_ids)
+    # Songs' artists as the model's artist columns; the appended -1 is an unknown artist's.
+    to_model = np.append(positions(artist_ids, by_artist), -1)
+    best = best_songs_by_artist(matrix.plays, to_model[artist_of], len(artist_ids))
+    played = sp.coo_matrix(matrix.plays)
+    rows = positions(listener_ids, matrix.listener_ids)[played.row]
+    kept = rows >= 0
+    heard = sp.csr_matrix(
+        (np.ones(kept.sum(), np.float32), (rows[kept], played.col[kept])),
+        shape=(len(listener_ids), len(song_ids)),
+    )
+    chart = _chart_ids(charts(matrix.plays, top_n), song_ids)
+    return song_ids, artist_songs(listener_ids, song_ids, best, heard), chart
 
 
 def _chart_ids(chart: tuple[np.ndarray, np.ndarray], item_ids: np.ndarray) -> list[list[float]]:
@@ -336,6 +458,7 @@ def prune(keep: int | None = None) -> int:
     )
     with transaction.atomic():
         # Single DELETE statements: nothing cascades from these rows.
+        ArtistTopSongs.objects.filter(recommendation_set__in=doomed).delete()
         ListenerRecommendations.objects.filter(recommendation_set__in=doomed).delete()
         SimilarItems.objects.filter(recommendation_set__in=doomed).delete()
         RecommendationSet.objects.filter(pk__in=doomed).delete()

@@ -81,8 +81,9 @@ def entries_key(list_cache_key: str) -> str:
 
 def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
     """A listener's list at `level` from the active set: {"set", "algorithm", "items",
-    "scores", "reasons", "fallback", "refreshed_at"}; the set's charts (fallback) for a
-    listener without a row; None when nothing is published."""
+    "scores", "reasons", "reason_level", "fallback", "refreshed_at"} (reasons are ids at
+    `reason_level`); the set's charts (fallback) for a listener without a row; None when
+    nothing is published."""
     current = active_set()
     if current is None:
         return None
@@ -114,7 +115,17 @@ def listener_list(listener_id: int, level: str) -> dict[str, Any] | None:
             "fallback": row["is_fallback"],
             "refreshed_at": row["refreshed_at"].isoformat() if row["refreshed_at"] else None,
         }
-    value.update({"set": current.id, "algorithm": current.algorithm, "level": level})
+    # An artist-level set's song lists are made from its artist lists: their reasons are
+    # artists (the one the listener played that led there, or the song's own).
+    reason_level = "artist" if current.level == "artist" else level
+    value.update(
+        {
+            "set": current.id,
+            "algorithm": current.algorithm,
+            "level": level,
+            "reason_level": reason_level,
+        }
+    )
     attempt("set", key, value, LIST_SECONDS)
     return value
 

@@ -2,7 +2,8 @@
 
 Lists arrive as arrays of column positions (`suggestions.Suggestions`) and leave as one row
 per listener and level, each list a JSON array of database ids (padding dropped, reasons
-null where the model cannot say).
+null where the model cannot say). Reasons are ids of the list's level, except in an
+artist-level set's song lists, whose reasons are artist ids (`reason_ids`).
 """
 
 import json
@@ -13,14 +14,23 @@ import numpy as np
 from django.db import connection, transaction
 
 from listening.models import Listener
-from recommender.models import ListenerRecommendations, RecommendationSet, SimilarItems
+from recommender.models import (
+    ArtistTopSongs,
+    ListenerRecommendations,
+    RecommendationSet,
+    SimilarItems,
+)
 from recommender.suggestions import Suggestions
 
 WRITE_BATCH = 5_000
 
 
 def _json_rows(
-    listener_ids: np.ndarray, lists: Suggestions, item_ids: np.ndarray, top_n: int | None
+    listener_ids: np.ndarray,
+    lists: Suggestions,
+    item_ids: np.ndarray,
+    top_n: int | None,
+    reason_ids: np.ndarray,
 ) -> Iterator[tuple[int, str, str, str, bool]]:
     """(listener id, items, scores, reasons, fallback) per listener, lists as JSON text."""
     width = lists.items.shape[1] if top_n is None else min(top_n, lists.items.shape[1])
@@ -28,7 +38,7 @@ def _json_rows(
     lengths = (items >= 0).sum(axis=1)
     ids = np.where(items >= 0, item_ids[np.maximum(items, 0)], -1)
     reasons = lists.reasons[:, :width]
-    reason_ids = np.where(reasons >= 0, item_ids[np.maximum(reasons, 0)], -1)
+    reason_ids = np.where(reasons >= 0, reason_ids[np.maximum(reasons, 0)], -1)
     scores = np.round(lists.scores[:, :width].astype(np.float64), 5)
     for row, listener in enumerate(listener_ids.tolist()):
         n = int(lengths[row])
@@ -54,13 +64,15 @@ def write_lists(
     top_n: int | None,
     *,
     refreshed_at: datetime | None = None,
+    reason_ids: np.ndarray | None = None,
 ) -> None:
-    """One row per listener with a non-empty list (the first top_n; all for None)."""
+    """One row per listener with a non-empty list (the first top_n; all for None); reasons
+    are columns of `reason_ids` (of `item_ids` by default)."""
     when = connection.ops.adapt_datetimefield_value(refreshed_at)
     records = (
         (new_set.pk, listener, level, items, scores, reasons, fallback, when)
         for listener, items, scores, reasons, fallback in _json_rows(
-            listener_ids, lists, item_ids, top_n
+            listener_ids, lists, item_ids, top_n, item_ids if reason_ids is None else reason_ids
         )
     )
     columns = (
@@ -80,12 +92,13 @@ def lists_replace(
     recommendation_set: RecommendationSet,
     listener_ids: np.ndarray,
     keep: np.ndarray,
-    lists_by_level: Mapping[str, tuple[Suggestions, np.ndarray, int | None]],
+    lists_by_level: Mapping[str, tuple[Suggestions, np.ndarray, int | None, np.ndarray | None]],
     *,
     refreshed_at: datetime,
 ) -> None:
     """Replace these listeners' rows in the set, in one transaction: the `keep` ones get
-    their new lists ({level: (lists, item ids, top_n)}), the others none."""
+    their new lists ({level: (lists, item ids, top_n, reason ids or None)}), the others
+    none."""
     kept = np.flatnonzero(keep)
     with transaction.atomic():
         # Two refreshes of one listener at once: the second waits, then replaces.
@@ -93,7 +106,7 @@ def lists_replace(
         ListenerRecommendations.objects.filter(
             recommendation_set=recommendation_set, listener_id__in=listener_ids.tolist()
         ).delete()
-        for level, (lists, item_ids, top_n) in lists_by_level.items():
+        for level, (lists, item_ids, top_n, reason_ids) in lists_by_level.items():
             write_lists(
                 recommendation_set,
                 listener_ids[kept],
@@ -102,6 +115,7 @@ def lists_replace(
                 item_ids,
                 top_n,
                 refreshed_at=refreshed_at,
+                reason_ids=reason_ids,
             )
 
 
@@ -123,6 +137,19 @@ def write_similar(new_set: RecommendationSet, level: str, similar, item_ids: np.
         )
     columns = ("recommendation_set_id", "level", "item_id", "item_ids", "scores")
     _bulk_insert(SimilarItems._meta.db_table, columns, records)
+
+
+def write_artist_songs(
+    new_set: RecommendationSet, best: np.ndarray, artist_ids: np.ndarray, song_ids: np.ndarray
+) -> None:
+    """Each artist's most-listened songs (`best`: artist columns x song columns, -1 pad)."""
+    records = (
+        (new_set.pk, int(artist_ids[column]), json.dumps(song_ids[row[row >= 0]].tolist()))
+        for column, row in enumerate(best)
+        if row[0] >= 0
+    )
+    columns = ("recommendation_set_id", "artist_id", "song_ids")
+    _bulk_insert(ArtistTopSongs._meta.db_table, columns, records)
 
 
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from celery import current_app
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from listening.models import DataSnapshot
@@ -13,7 +14,7 @@ from recommender import evaluations, pipeline, tasks, training
 from recommender.data import build_matrix
 from recommender.models import Evaluation, ModelRun, PipelineRun, RecommendationSet, SetStatus
 from recommender.training import artifact_root, model_run_create, model_run_load, model_run_train
-from tests.factories import ListenFactory, ModelRunFactory
+from tests.factories import ListenFactory, ModelRunFactory, StaffFactory
 from tests.listening_data import import_generated
 
 FAST = ["popularity", "item_knn"]
@@ -36,6 +37,29 @@ def test_a_pipeline_records_every_step_and_publishes_the_best(listening):
     active = RecommendationSet.objects.get(status=SetStatus.ACTIVE)
     assert run.published_set == active and active.run.algorithm == "item_knn"
     assert run.decision.startswith("published item_knn")
+
+
+def test_the_trained_run_records_its_candidates_held_out_figures(listening, client):
+    run = pipeline.pipeline_run(run_id=pipeline.pipeline_create(algorithm_names=FAST).pk)
+
+    trained = ModelRun.objects.get(pk=run.steps["train"]["figures"]["run"])
+    figures = run.evaluation.results["results"]["item_knn"]
+    assert trained.metrics["evaluation"] == run.evaluation.pk
+    assert trained.metrics["split"] == run.evaluation.results["protocol"]["split"]
+    assert trained.metrics["metric"] == "ndcg@10"
+    assert trained.metrics["values"]["ndcg@10"] == figures["ndcg@10"]
+    assert trained.metrics["values"] == {
+        name: value
+        for name, value in figures.items()
+        if isinstance(value, float) and not name.endswith("_seconds")
+    }
+    assert trained.metrics["ci"] == figures["ci"] and trained.metrics["ci"]["ndcg@10"]
+    client.force_login(StaffFactory())
+    page = client.get(reverse("admin:recommender_modelrun_change", args=[trained.pk]))
+    shown = page.content.decode()
+    assert f"evaluation {run.evaluation.pk}</a>" in shown
+    low, high = figures["ci"]["ndcg@10"]
+    assert f"<th>ndcg@10</th><td>{figures['ndcg@10']:.4f}</td><td>{low:.4f} to {high:.4f}" in shown
 
 
 def test_the_active_set_stays_unless_the_new_best_beats_it_beyond_its_interval(listening):

@@ -13,9 +13,17 @@ from listening.feedback import feedback_give
 from listening.listen_submission import listens_record
 from listening.models import Feedback, FeedbackKind, Listen, Listener
 from recommender import publishing, refresh, serving, tasks
-from recommender.models import ListenerRecommendations, RecommendationSet, SetStatus, SimilarItems
-from recommender.training import model_run_create, model_run_train
-from tests.factories import EvaluationFactory, StaffFactory
+from recommender.evaluations import evaluation_create, evaluation_run, protocol_weighted
+from recommender.models import (
+    Evaluation,
+    ListenerRecommendations,
+    ModelRun,
+    RecommendationSet,
+    SetStatus,
+    SimilarItems,
+)
+from recommender.training import DEFAULT_WEIGHTING, model_run_create, model_run_train
+from tests.factories import StaffFactory
 from tests.listening_data import import_generated
 
 
@@ -234,14 +242,40 @@ def test_staff_publish_a_run_and_roll_back_from_the_admin(
     assert page.status_code == 200
 
 
-def test_best_publishes_the_newest_run_of_the_evaluations_candidate(listening):
-    older = trained("item_knn")
-    newer = trained("item_knn")
+def evaluated(params: dict) -> Evaluation:
+    """A finished evaluation of item-kNN with `params`, weighing plays as runs are trained."""
+    evaluation = evaluation_create(
+        algorithm_params={"item_knn": params},
+        protocol=protocol_weighted(DEFAULT_WEIGHTING, ks=(10,), bootstrap=50),
+    )
+    return evaluation_run(evaluation_id=evaluation.pk)
+
+
+def test_best_publishes_the_run_with_the_parameters_the_evaluation_chose(listening):
+    chosen = trained("item_knn", k_neighbours=10)
+    trained("item_knn", k_neighbours=30)  # newer, of the same algorithm, not what was chosen
     trained("popularity")
-    EvaluationFactory(status="succeeded", candidate="item_knn:bm25", level="song")
-    assert publishing.best_run().pk == newer != older
+    evaluation = evaluated({"k_neighbours": 10})
+
     call_command("publish", "--best", "--top-n", "3")
-    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).run_id == newer
+
+    assert RecommendationSet.objects.get(status=SetStatus.ACTIVE).run_id == chosen
+    assert ModelRun.objects.get(pk=chosen).metrics == evaluation.run_metrics("item_knn")
+
+
+def test_best_trains_what_the_evaluation_chose_when_no_run_has_it(listening):
+    trained("item_knn", k_neighbours=30)
+    evaluation = evaluated({"k_neighbours": 15})
+
+    call_command("publish", "--best", "--top-n", "3")
+
+    run = RecommendationSet.objects.get(status=SetStatus.ACTIVE).run
+    assert (run.algorithm, run.params, run.snapshot_id) == (
+        "item_knn",
+        {"k_neighbours": 15},
+        evaluation.snapshot_id,
+    )
+    assert run.metrics["evaluation"] == evaluation.pk and run.metrics["values"]["ndcg@10"] >= 0
 
 
 def test_what_listeners_do_during_a_publication_counts_in_the_new_set(listening):

@@ -31,11 +31,12 @@ def entries(listener_id: int, level: str) -> dict | None:
     cached = attempt("get", key)
     if cached is not None:
         return cached
-    ids = set(listed["items"]) | {reason for reason in listed["reasons"] if reason}
-    if level == "song":
-        objects, shape = Song.objects.select_related("artist", "release").in_bulk(ids), song_data
-    else:
-        objects, shape = Artist.objects.in_bulk(ids), artist_data
+    reason_level = listed.get("reason_level", level)
+    reason_ids = {reason for reason in listed["reasons"] if reason}
+    objects, shape = _details(level, set(listed["items"]) | reason_ids)
+    reasons, reason_shape = (
+        (objects, shape) if reason_level == level else _details(reason_level, reason_ids)
+    )
     results = []
     for item, score, reason in zip(
         listed["items"], listed["scores"], listed["reasons"], strict=True
@@ -47,7 +48,9 @@ def entries(listener_id: int, level: str) -> dict | None:
                 "rank": len(results) + 1,
                 level: shape(objects[item]),
                 "score": score,
-                "reason": {level: shape(objects[reason])} if reason in objects else None,
+                "reason": (
+                    {reason_level: reason_shape(reasons[reason])} if reason in reasons else None
+                ),
             }
         )
     value = {
@@ -62,6 +65,13 @@ def entries(listener_id: int, level: str) -> dict | None:
     return value
 
 
+def _details(level: str, ids: set[int]):
+    """(the songs or artists of these ids by id, their API shape)."""
+    if level == "song":
+        return Song.objects.select_related("artist", "release").in_bulk(ids), song_data
+    return Artist.objects.in_bulk(ids), artist_data
+
+
 class SuggestionPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -72,7 +82,10 @@ class MyRecommendationsView(APIView):
     """GET: the signed-in listener's suggestions from the active set, best first.
 
     Each result has the song (or artist), its score, and its reason: the item the listener
-    played that led to it (null when the model cannot say). `fallback` is true when the
+    played that led to it (null when the model cannot say). When the published model ranks
+    artists, the song list is made from the artist list, and a song's reason is an artist
+    (`{"artist": ...}`): the one the listener played that led to the song's artist, or the
+    song's own artist ("because you might like"). `fallback` is true when the
     list is not the model's own ranking (too little history: what listeners who share the
     listener's few items play, or the charts). `set` and `model` name the publication.
     """

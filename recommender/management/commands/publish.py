@@ -11,7 +11,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("run_id", nargs="?", type=int, help="the ModelRun to publish")
         parser.add_argument(
-            "--best", action="store_true", help="the latest evaluation's candidate model"
+            "--best",
+            action="store_true",
+            help=(
+                "the latest finished evaluation's candidate as it was evaluated: a trained run "
+                "of exactly its algorithm, parameters, level and weighting (one trained on the "
+                "evaluation's snapshot first); if there is none, one is trained now with "
+                "exactly those on the evaluation's snapshot, then published"
+            ),
         )
         parser.add_argument("--top-n", type=int, default=None, help="suggestions per listener")
 
@@ -19,7 +26,11 @@ class Command(BaseCommand):
         if bool(options["run_id"]) == bool(options["best"]):
             raise CommandError("give a RUN_ID or --best (one of them)")
         try:
-            run = publishing.best_run() if options["best"] else None
+            run = (
+                publishing.best_run(on_progress=lambda step: self.stdout.write(f"train: {step}"))
+                if options["best"]
+                else None
+            )
             run_id = run.pk if run else options["run_id"]
 
             def progress(step: str, fraction: float) -> None:
