@@ -23,6 +23,7 @@ from django.db.models import Max, Min
 
 from catalog.models import Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
+from recommender.evaluation.splits import Interactions
 from recommender.listener_lists import cells, positions
 
 LEVELS = ("song", "artist")
@@ -260,23 +261,52 @@ def refused_pairs(level: str, listener_ids: list[int] | None = None) -> np.ndarr
     )
 
 
-def first_play_times(matrix: InteractionMatrix) -> sp.csr_matrix:
-    """Each cell's first timed play, as Unix seconds, in `matrix`'s rows and columns.
+def _not_flagged() -> str:
+    return f"listener_id IN (SELECT id FROM {Listener._meta.db_table} WHERE NOT is_flagged)"
 
-    What a temporal split needs: an item a listener first heard before the cut-off belongs to
-    their past. Cells with no timed play (aggregated counts) hold no value. A pinned matrix's
-    times are read from the same listens.
+
+def listen_events(
+    matrix: InteractionMatrix, *, half_life_days: float | None = None
+) -> Interactions:
+    """The listens behind `matrix`, one row per listen: row, column, value, time.
+
+    What a time-based split needs, where the matrix has summed a cell's plays: the plays
+    after a cut-off must stay out of training, not only the cells first heard after it.
+    The same listens as the matrix (a pinned matrix's, up to its last listen), read in bulk;
+    values are weighted by the half-life as `build_matrix` weights them, so they sum to the
+    matrix's cells. Times are Unix seconds, NaN for a listen without one (an aggregated
+    count).
     """
-    listeners = Listener._meta.db_table
-    not_flagged = f"listener_id IN (SELECT id FROM {listeners} WHERE NOT is_flagged)"
     listens = _listens(
-        f"{matrix.level}_id", not_flagged, with_times=True, last_listen_id=matrix.last_listen_id
+        f"{matrix.level}_id", _not_flagged(), with_times=True, last_listen_id=matrix.last_listen_id
     )
-    listens = listens[listens["at"] != NO_TIME]
-    first = listens.groupby(["listener", "item"], as_index=False)["at"].min()
-    rows = matrix.rows_of(first["listener"].to_numpy())
-    columns = matrix.columns_of(first["item"].to_numpy())
-    keep = (rows >= 0) & (columns >= 0)
-    return sp.csr_matrix(
-        (first["at"].to_numpy(np.float64)[keep], (rows[keep], columns[keep])), shape=matrix.shape
+    at = listens["at"].to_numpy()
+    values = listens["value"].to_numpy(np.float64)
+    if half_life_days is not None:
+        values = values * recency_weights(at, half_life_days)
+    return _events(matrix, listens, values, at)
+
+
+def skip_events(matrix: InteractionMatrix) -> Interactions:
+    """The skips behind `matrix.skips`, one row per skip (value 1) with its time, in the
+    matrix's rows and columns: a time-based split counts only those before its cut-off."""
+    item = "s.song_id" if matrix.level == "song" else "song.artist_id"
+    bound = f" AND s.id <= {int(matrix.last_skip_id)}" if matrix.last_skip_id is not None else ""
+    skips = _integers(
+        f"SELECT CAST(s.listener_id AS bigint) AS listener, CAST({item} AS bigint) AS item,"
+        f" {_epoch_seconds('s.skipped_at')} AS at FROM {Skip._meta.db_table} AS s"
+        f" JOIN {Song._meta.db_table} AS song ON song.id = s.song_id"
+        f" WHERE {item} IS NOT NULL AND s.{_not_flagged()}{bound}",
+        ("listener", "item", "at"),
     )
+    return _events(matrix, skips, np.ones(len(skips)), skips["at"].to_numpy())
+
+
+def _events(
+    matrix: InteractionMatrix, frame: pd.DataFrame, values: np.ndarray, at: np.ndarray
+) -> Interactions:
+    rows = matrix.rows_of(frame["listener"].to_numpy())
+    columns = matrix.columns_of(frame["item"].to_numpy())
+    keep = (rows >= 0) & (columns >= 0)  # as the matrix, which has no row for the rest
+    times = np.where(at == NO_TIME, np.nan, at.astype(np.float64))
+    return Interactions(rows[keep], columns[keep], values[keep].astype(np.float32), times[keep])

@@ -15,7 +15,7 @@ from musicsite.jobs import job_run
 
 from . import algorithms
 from . import evaluation_charts as charts
-from .data import LEVELS, InteractionMatrix, build_matrix, first_play_times
+from .data import LEVELS, InteractionMatrix, build_matrix, listen_events, skip_events
 from .evaluation.protocol import Protocol, algorithm_of, evaluate
 from .models import Evaluation
 
@@ -79,6 +79,10 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
 
     `matrix`: the evaluation's snapshot's matrix, when the caller has it already (built with
     the protocol's half-life); otherwise it is read, up to the snapshot's last listen.
+    Unless the random or k-fold split is asked for, the snapshot's plays (and skips, when
+    they weigh) are also read one row per play with their times: "auto" takes the temporal
+    split when every one has a time, and a time-based split trains only on what came
+    before its cut-off.
     """
     protocol = evaluation_protocol(evaluation)
     if evaluation.snapshot is None:
@@ -96,9 +100,19 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
         raise ValueError(f"the matrix given is not of the evaluation's {evaluation.snapshot}")
     if matrix.plays.nnz == 0:
         raise ValueError(f"no listens at {evaluation.level} level to evaluate")
-    times = first_play_times(matrix) if protocol.split == "temporal" else None
+    plays = timed_skips = None
+    if protocol.split not in ("random", "kfold"):
+        plays = listen_events(matrix, half_life_days=protocol.half_life_days)
+        timed_skips = skip_events(matrix) if protocol.skip_penalty else None
     skips = matrix.skips if protocol.skip_penalty else None
-    comparison = evaluate(matrix.plays, evaluation.algorithms, protocol, times=times, skips=skips)
+    comparison = evaluate(
+        matrix.plays,
+        evaluation.algorithms,
+        protocol,
+        plays=plays,
+        skips=skips,
+        skip_events=timed_skips,
+    )
     comparison["protocol"]["level"] = evaluation.level
     comparison["data"] = {
         "snapshot": evaluation.snapshot.pk,

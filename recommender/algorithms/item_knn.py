@@ -38,8 +38,9 @@ class ItemKNN(Neighbourhood):
     def fit(self, user_items: sp.csr_matrix) -> Self:
         # implicit 0.7 fits on listeners x items. Its Cosine/TFIDF/BM25 classes hand a COO
         # matrix to the kNN (a ParameterWarning); weighting here and fitting the base class
-        # on CSR gives the same similarity without it.
-        item_users = sp.csr_matrix(user_items, dtype=np.float32).T
+        # on CSR gives the same similarity without it. In float64: a half-life decays old
+        # plays to confidences whose float32 squares are 0, and cosine then divides by 0.
+        item_users = sp.csr_matrix(user_items, dtype=np.float64).T
         similarity = self.params["similarity"]
         if similarity == "cosine":
             weighted = normalize(item_users)

@@ -10,8 +10,12 @@ Honest by construction (../shared/DESIGN.md):
   heard in training can never count as a hit;
 - hyper-parameters are chosen by `tune` on a validation split carved out of the training
   matrix, never on the test split;
-- every result carries the protocol (split, seed, ks, weighting) that produced it, and the
-  per-listener values behind each mean, for bootstrap intervals and paired comparisons.
+- the split is temporal by default wherever every listen has a time ("auto"), and a
+  time-based split divides plays, not cells: training counts only the plays (and skips)
+  before the cut-off, so nothing of the future reaches a model;
+- every result carries the protocol (split, seed, ks, weighting) that produced it, the split
+  actually used and why, and the per-listener values behind each mean, for bootstrap
+  intervals and paired comparisons.
 
 Algorithms are given as {label: params}. A label is an algorithm's registered name, or
 "name:variant" to run one algorithm under several settings ("item_knn:bm25",
@@ -42,9 +46,19 @@ from .metrics import (
     ranking_metrics,
     rmse,
 )
-from .splits import Split, kfold, random_holdout, temporal_split, validation_split
+from .splits import (
+    Interactions,
+    Split,
+    kfold,
+    last_n_split,
+    random_holdout,
+    temporal_split,
+    validation_split,
+)
 
-SPLITS = ("random", "kfold", "temporal")
+# "auto" is resolved when the data is known: temporal if every listen has a time, else random.
+SPLITS = ("auto", "random", "kfold", "temporal", "last_n")
+TIMED_SPLITS = ("temporal", "last_n")
 BASELINE = "popularity"
 RATING = "rating"
 # Metrics compared with the popularity baseline, at every k.
@@ -57,9 +71,12 @@ BOOTSTRAP_BLOCK_CELLS = 4_000_000
 class Protocol:
     """How models are evaluated: the split, the cut-offs, the seed and the weighting.
 
-    split: "random" (per-listener holdout of `test_fraction`), "kfold" (`folds` folds over
-    each listener's items; results are mean ± std across folds) or "temporal" (a global
-    time cut-off at the `temporal_quantile` of the cells' times; needs `times`).
+    split: "auto" (the default: "temporal" when every listen given has a time, else
+    "random"; see `resolve_split`), "random" (per-listener holdout of `test_fraction`),
+    "kfold" (`folds` folds over each listener's items; results are mean ± std across folds),
+    "temporal" (a global time cut-off at the `temporal_quantile` of the plays' times) or
+    "last_n" (each listener's `last_n` latest distinct items held out); the time-based two
+    need per-play rows with a time on every one.
     ks: the cut-offs; the first is the primary one (coverage, novelty, ... are given at it
     without a suffix, and at every k with "@k").
     weighting / alpha: confidence = alpha * log(1 + plays) for "log" (see `weighting.py`).
@@ -72,9 +89,10 @@ class Protocol:
     bootstrap / level: resamples and level of the confidence intervals over listeners.
     """
 
-    split: str = "random"
+    split: str = "auto"
     test_fraction: float = 0.2
     folds: int = 5
+    last_n: int = 1
     ks: tuple[int, ...] = (10, 20)
     seed: int = 0
     weighting: str = "log"
@@ -90,6 +108,9 @@ class Protocol:
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {', '.join(SPLITS)}")
+        if int(self.last_n) < 1:
+            raise ValueError(f"last_n must be at least 1, not {self.last_n}")
+        self.last_n = int(self.last_n)
         self.ks = tuple(int(k) for k in self.ks)
         if not self.ks or min(self.ks) < 1:
             raise ValueError(f"ks must be one or more cut-offs >= 1, not {self.ks}")
@@ -448,38 +469,70 @@ def _intervals(
 # -- the whole protocol ----------------------------------------------------------------------
 
 
-def make_splits(
-    user_items: sp.spmatrix, protocol: Protocol, *, times: sp.spmatrix | None = None
-) -> list[Split]:
-    """The split(s) the protocol asks for (one, or `folds` for kfold).
+def resolve_split(protocol: Protocol, plays: Interactions | None) -> tuple[Protocol, str]:
+    """The protocol with the split it will really use, and why.
 
-    `times` (temporal only): a matrix of the same shape holding each played cell's time as a
-    number (e.g. the Unix time of the listener's FIRST play of the item, so an item heard
-    before the cut-off stays in train); for per-play times use `splits.temporal_split` or
-    `splits.last_n_split` and `evaluate_split` directly.
+    "auto" becomes "temporal" when per-play rows are given and every one has a time (a
+    random split of timed listening lets a model train on plays made after the ones it is
+    asked to predict), else "random". An explicit time-based split on plays without times is
+    refused, saying how many lack one.
     """
+    n, untimed = (len(plays), plays.untimed) if plays is not None else (0, 0)
+    if protocol.split == "auto":
+        if plays is None:
+            return replace(protocol, split="random"), "no play times were given: random"
+        if n == 0 or untimed:
+            reason = f"{untimed:,} of {n:,} listens have no time: random"
+            return replace(protocol, split="random"), reason
+        return replace(protocol, split="temporal"), f"all {n:,} listens have a time: temporal"
+    if protocol.split in TIMED_SPLITS:
+        if plays is None:
+            raise ValueError(f"a {protocol.split} split needs the plays with their times")
+        if untimed:
+            raise ValueError(
+                f"a {protocol.split} split needs a time on every listen, but {untimed:,} of"
+                f" {n:,} listens have none (aggregated play counts): choose the random or"
+                " kfold split"
+            )
+    return protocol, "asked for"
+
+
+def make_splits(
+    user_items: sp.spmatrix, protocol: Protocol, *, plays: Interactions | None = None
+) -> list[Split]:
+    """The split(s) the protocol asks for (one, or `folds` for kfold); "auto" is resolved
+    by `resolve_split` first.
+
+    `plays` (time-based splits): one row per play in `user_items`' rows and columns, with
+    the values `user_items` sums (already weighted) and each play's time. The temporal split
+    cuts the plays, not the cells: a cell played before and after the cut-off trains on its
+    earlier plays only, and its later ones are not a test item (the listener has heard it).
+    """
+    protocol, _ = resolve_split(protocol, plays)
     matrix = sp.csr_matrix(user_items)
     if protocol.split == "random":
         return [random_holdout(matrix, protocol.test_fraction, protocol.seed)]
     if protocol.split == "kfold":
         return kfold(matrix, protocol.folds, protocol.seed)
-    if times is None:
-        raise ValueError("a temporal split needs `times`: each played cell's time")
-    coo = matrix.tocoo()
-    coo.sum_duplicates()
-    played = coo.data != 0
-    rows, cols = coo.row[played], coo.col[played]
-    cell_times = np.asarray(sp.csr_matrix(times)[rows, cols]).ravel()
-    return [
-        temporal_split(
-            rows,
-            cols,
-            coo.data[played],
-            cell_times,
-            shape=matrix.shape,
-            quantile=protocol.temporal_quantile,
-        )
-    ]
+    assert plays is not None  # resolve_split refused a time-based split without plays
+    columns = (plays.rows, plays.columns, plays.values, plays.times)
+    if protocol.split == "last_n":
+        return [last_n_split(*columns, shape=matrix.shape, n=protocol.last_n)]
+    return [temporal_split(*columns, shape=matrix.shape, quantile=protocol.temporal_quantile)]
+
+
+def _skips_of(
+    split: Split, skips: sp.spmatrix | None, skip_events: Interactions | None, shape
+) -> sp.spmatrix | None:
+    """The skips training may see: for a time-based split only those before its horizon
+    (a later skip is future information, like a later play)."""
+    if split.horizon is None:
+        return skips if skip_events is None else skip_events.matrix(shape)
+    if skip_events is not None:
+        return skip_events.matrix(shape, before=split.horizon)
+    if skips is not None and sp.csr_matrix(skips).nnz:
+        raise ValueError(f"a {split.name} split needs the skips' times, not their counts")
+    return None
 
 
 def _listener_means(
@@ -504,15 +557,21 @@ def evaluate(
     algorithms: Mapping[str, Mapping[str, Any]],
     protocol: Protocol | None = None,
     *,
-    times: sp.spmatrix | None = None,
+    plays: Interactions | None = None,
     item_artist: np.ndarray | None = None,
     skips: sp.spmatrix | None = None,
+    skip_events: Interactions | None = None,
 ) -> dict[str, Any]:
     """Evaluate every algorithm under the protocol; the JSON the `evaluate` command writes.
 
-    `user_items`: listeners x items play counts; `skips` (same shape, optional): skip counts,
-    weighed against the training cells by `protocol.skip_penalty`. Returns
-    {"protocol": protocol.to_dict(), "results": {label: {"precision@10": ..., "recall@10":
+    `user_items`: listeners x items play counts; `plays`: the same plays one row per play
+    with its time (needed by the time-based splits, and by "auto" to choose one); `skips`
+    (same shape, optional): skip counts, weighed against the training cells by
+    `protocol.skip_penalty`, or `skip_events` (one row per skip with its time), which a
+    time-based split bounds by its cut-off. Returns {"protocol": the resolved protocol's
+    to_dict() with "split_asked" (what the caller asked), "split_reason" (why that split)
+    and "split_params" (the split's own, e.g. its cut-off), "results": {label:
+    {"precision@10": ..., "recall@10":
     ..., "f1@10": ..., "map@10": ..., "ndcg@10": ..., "hit_rate@10": ..., "mrr@10": ...,
     (every k), "coverage": ..., "novelty": ..., "popularity_bias": ..., ("diversity": ...),
     ("mae", "rmse" for rating), "coverage@k" ..., "fit_seconds": ..., "score_seconds": ...,
@@ -525,11 +584,18 @@ def evaluate(
     listeners over their values averaged across the folds they are tested in. Timings are
     per fit (means across folds).
     """
-    protocol = protocol or Protocol()
+    asked = protocol or Protocol()
+    protocol, reason = resolve_split(asked, plays)
     matrix = sp.csr_matrix(user_items)
-    splits = make_splits(matrix, protocol, times=times)
+    splits = make_splits(matrix, protocol, plays=plays)
     by_fold = [
-        evaluate_split(split, algorithms, protocol, item_artist=item_artist, skips=skips)
+        evaluate_split(
+            split,
+            algorithms,
+            protocol,
+            item_artist=item_artist,
+            skips=_skips_of(split, skips, skip_events, matrix.shape),
+        )
         for split in splits
     ]
     rng = np.random.default_rng(protocol.seed)
@@ -571,7 +637,13 @@ def evaluate(
             results[label]["vs_popularity"] = {
                 key: _jsonable(difference) for key, difference in differences.items()
             }
-    return {"protocol": protocol.to_dict(), "results": results}
+    recorded = {
+        **protocol.to_dict(),
+        "split_asked": asked.split,
+        "split_reason": reason,
+        "split_params": splits[0].params if len(splits) == 1 else {"k": len(splits)},
+    }
+    return {"protocol": recorded, "results": results}
 
 
 def _jsonable(comparison: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Every split returns a `Split`: train and test matrices of the same shape whose non-zeros
 never share a (listener, item) cell, with its name, seed and parameters (JSON-ready) so a
-result can be reproduced. Values (play counts) are carried over unchanged; a cell is whole in
-train or whole in test. Randomness comes only from `seed`.
+result can be reproduced. The random and k-fold splits deal whole cells (a cell's summed play
+counts go to train or to test); the temporal and last-n splits take one row per play
+(`Interactions`), so a cell's plays before the cut-off can train while its later ones stay
+out. Randomness comes only from `seed`.
 """
 
 from dataclasses import dataclass, field
@@ -19,14 +21,58 @@ class LeakageError(AssertionError):
 
 
 @dataclass
+class Interactions:
+    """One row per event (a play, a skip): listener row, item column, value and time.
+
+    Times are numbers (e.g. Unix seconds); NaN where an event has no time (an aggregated
+    play count). What the time-based splits need, where a matrix has already summed a cell's
+    plays together and lost which came after a cut-off.
+    """
+
+    rows: np.ndarray
+    columns: np.ndarray
+    values: np.ndarray
+    times: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def untimed(self) -> int:
+        """How many events have no time."""
+        return int(np.isnan(np.asarray(self.times, dtype=np.float64)).sum())
+
+    def matrix(self, shape: tuple[int, int], before: np.ndarray | None = None) -> sp.csr_matrix:
+        """The values summed per cell; with `before` (a time per row), only the events
+        strictly before their row's time."""
+        keep = slice(None)
+        if before is not None:
+            keep = np.asarray(self.times, dtype=np.float64) < np.asarray(before)[self.rows]
+        cells = (
+            np.asarray(self.values, dtype=np.float32)[keep],
+            (np.asarray(self.rows)[keep], np.asarray(self.columns)[keep]),
+        )
+        matrix = sp.csr_matrix(cells, shape=shape, dtype=np.float32)
+        matrix.sum_duplicates()
+        return matrix
+
+
+@dataclass
 class Split:
-    """A train matrix and a test matrix (same shape, disjoint cells), and how they were made."""
+    """A train matrix and a test matrix (same shape, disjoint cells), and how they were made.
+
+    horizon (time-based splits): per listener row, the time from which on their events are
+    the future the test stands for; side information with times (skips) is counted for
+    training only strictly before it (`Interactions.matrix(before=horizon)`). None for the
+    random and k-fold splits, which have no time.
+    """
 
     train: sp.csr_matrix
     test: sp.csr_matrix
     name: str
     seed: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    horizon: np.ndarray | None = None
 
     def check(self) -> "Split":
         """Raise LeakageError unless the shapes agree and no cell is in both train and test."""
@@ -194,8 +240,13 @@ def temporal_split(
         "cutoff": _json_time(cutoff),
         "quantile": quantile,
         "cold_listeners_dropped": int(np.unique(after["user"].to_numpy()[~known]).size),
+        "train_plays": int(before.sum()),
+        "later_plays": int((~before).sum()),
     }
-    return Split(train, test, "temporal", None, params).check()
+    horizon = None
+    if isinstance(cutoff, int | float | np.number):
+        horizon = np.full(shape[0], float(cutoff))
+    return Split(train, test, "temporal", None, params, horizon).check()
 
 
 def last_n_split(
@@ -211,7 +262,9 @@ def last_n_split(
 
     Only as many as leave the listener a training item: a listener with m distinct items
     gives min(n, m - 1) to test, and one with a single item stays in train. Ties in latest
-    play time go to the higher item index, so the split is deterministic.
+    play time go to the higher item index, so the split is deterministic. A listener's
+    horizon is the earliest latest play of their held-out items (every training play is at
+    or before it); a listener with nothing held out has none (infinity).
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, not {n}")
@@ -224,4 +277,9 @@ def last_n_split(
     distinct = cells.groupby("user")["item"].transform("size").to_numpy()
     in_test = newest_first < np.minimum(n, distinct - 1)
     train, test = _matrix(cells[~in_test], shape), _matrix(cells[in_test], shape)
-    return Split(train, test, "last_n", None, {"n": n}).check()
+    horizon = None  # datetimes: skips would need the same kind of time; none is kept
+    if np.issubdtype(cells["latest"].dtype, np.number):
+        horizon = np.full(shape[0], np.inf)
+        earliest = cells[in_test].groupby("user")["latest"].min()
+        horizon[earliest.index.to_numpy()] = earliest.to_numpy(np.float64)
+    return Split(train, test, "last_n", None, {"n": n}, horizon).check()

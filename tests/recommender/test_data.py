@@ -1,9 +1,15 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from recommender.data import build_matrix
+from recommender.data import (
+    build_matrix,
+    listen_events,
+    newest_listen_id,
+    newest_skip_id,
+    skip_events,
+)
 from tests.factories import (
     ArtistFactory,
     ListenerFactory,
@@ -145,3 +151,42 @@ def test_a_snapshot_pins_the_skips_as_well_as_the_listens(listening):
     row, column = pinned.rows_of([ada.pk])[0], pinned.columns_of([a2.pk])[0]
     assert pinned.skips[row, column] == 1 and now.skips[row, column] == 2
     assert pinned.plays[row, column] == 5 and now.plays[row, column] == 6
+
+
+def test_the_evaluations_play_and_skip_rows_are_the_matrixs_one_by_one_with_their_times(
+    listening,
+):
+    ada, a1, a2 = listening["ada"], listening["a1"], listening["a2"]
+    pinned = build_matrix("song", last_listen_id=newest_listen_id(), last_skip_id=newest_skip_id())
+    skipped_at = datetime(2024, 3, 1, tzinfo=UTC)
+    SkipFactory(listener=ada, song=a1, skipped_at=skipped_at)  # after the pin, and then:
+    ListenFactory(listener=ada, song=a1, played_at=WHEN.replace(hour=9))
+
+    plays, skips = listen_events(pinned), skip_events(pinned)
+    now = build_matrix("song")
+    later_skips = skip_events(now)
+
+    assert len(plays) == 4  # ada's two timed plays and count, bob's count; not the bot's
+    np.testing.assert_array_equal(plays.matrix(pinned.shape).toarray(), pinned.plays.toarray())
+    row, a1_column = pinned.rows_of([ada.pk])[0], pinned.columns_of([a1.pk])[0]
+    ada_a1 = (plays.rows == row) & (plays.columns == a1_column)
+    assert sorted(plays.times[ada_a1]) == [WHEN.timestamp(), WHEN.replace(hour=5).timestamp()]
+    assert plays.untimed == 2  # the aggregated counts have no time
+    assert len(skips) == 1 and skips.columns[0] == pinned.columns_of([a2.pk])[0]
+    np.testing.assert_array_equal(skips.matrix(pinned.shape).toarray(), pinned.skips.toarray())
+    np.testing.assert_array_equal(later_skips.matrix(now.shape).toarray(), now.skips.toarray())
+    assert skipped_at.timestamp() in later_skips.times
+    assert len(listen_events(now)) == 5
+
+
+def test_the_play_rows_are_weighted_by_the_half_life_as_the_matrix_is(db):
+    ada, song = ListenerFactory(), SongFactory()
+    for days in (0, 10, 40):
+        ListenFactory(listener=ada, song=song, played_at=WHEN + timedelta(days=days))
+    matrix = build_matrix("song", half_life_days=10)
+
+    plays = listen_events(matrix, half_life_days=10)
+
+    # Ages 40, 30 and 0 days back from the newest play: 0.5 ** 4, 0.5 ** 3 and 1.
+    assert sorted(plays.values.tolist()) == pytest.approx([1 / 16, 1 / 8, 1])
+    assert plays.values.sum() == pytest.approx(matrix.plays.sum())

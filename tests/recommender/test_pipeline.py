@@ -334,3 +334,13 @@ def test_the_evaluation_weighs_plays_as_the_winner_is_trained(listening):
     assert {label: r["ndcg@10"] for label, r in plain.results["results"].items()} != {
         label: r["ndcg@10"] for label, r in weighted.items()
     }
+
+
+def test_on_timed_listening_the_pipeline_chooses_its_winner_on_the_temporal_split(listening):
+    run = pipeline.pipeline_run(run_id=pipeline.pipeline_create(algorithm_names=FAST).pk)
+
+    protocol = run.evaluation.results["protocol"]
+    assert (protocol["split_asked"], protocol["split"]) == ("auto", "temporal")
+    assert protocol["split_reason"] == "all 6,000 listens have a time: temporal"
+    assert run.evaluation.snapshot.listens == 6000
+    assert run.status == JobStatus.SUCCEEDED

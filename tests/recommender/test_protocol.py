@@ -2,9 +2,11 @@
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -21,7 +23,7 @@ from recommender.evaluation.protocol import (
     ratings_from_train,
     tune,
 )
-from recommender.evaluation.splits import Split, random_holdout
+from recommender.evaluation.splits import Interactions, Split, random_holdout
 
 N_GROUPS, GROUP_ITEMS, N_POPULAR = 6, 20, 10
 
@@ -95,7 +97,14 @@ def test_item_knn_and_als_beat_popularity(report):
 
 def test_json_shape(report):
     assert set(report) == {"protocol", "results"}
-    assert report["protocol"] == FAST.to_dict()
+    # A matrix alone has no play times: "auto" measured on a random split, and says so.
+    assert report["protocol"] == {
+        **FAST.to_dict(),
+        "split": "random",
+        "split_asked": "auto",
+        "split_reason": "no play times were given: random",
+        "split_params": {"test_fraction": 0.2},
+    }
     assert report["protocol"]["ks"] == [10, 20]
     assert set(report["results"]) == set(ZOO)
     ranking = {f"{m}@{k}" for m in ("precision", "recall", "f1", "map", "ndcg") for k in (10, 20)}
@@ -163,18 +172,116 @@ def test_kfold_gives_mean_and_std():
     assert entry["vs_popularity"]["ndcg@10"]["mean_difference"] > 0
 
 
-def test_temporal_split_trains_on_the_past_only():
+def timed_plays(matrix: sp.csr_matrix, seed: int = 3) -> Interactions:
+    """Each cell's play count as that many single plays at random times in [1, 1000)."""
+    coo = matrix.tocoo()
+    counts = coo.data.astype(np.int64)
+    rows, cols = np.repeat(coo.row, counts), np.repeat(coo.col, counts)
+    times = np.random.default_rng(seed).uniform(1, 1000, size=len(rows))
+    return Interactions(rows, cols, np.ones(len(rows), dtype=np.float32), times)
+
+
+def test_a_temporal_split_trains_on_the_plays_before_its_cutoff_only():
     matrix = planted()
-    rng = np.random.default_rng(3)
-    times = matrix.copy()
-    times.data = rng.uniform(1, 1000, size=times.nnz).astype(np.float32)
+    plays = timed_plays(matrix)
     protocol = Protocol(split="temporal", bootstrap=10)
-    split = protocol_module.make_splits(matrix, protocol, times=times)[0]
+
+    split = protocol_module.make_splits(matrix, protocol, plays=plays)[0]
+
     cutoff = split.params["cutoff"]
-    assert times.multiply(split.train != 0).max() < cutoff
-    assert times.multiply(split.test != 0).data.min() >= cutoff
-    report = evaluate(matrix, {"popularity": {}, "item_knn": {}}, protocol, times=times)
+    earlier = plays.times < cutoff
+    # Training holds exactly the plays before the cut-off, counted per cell ...
+    before = sp.csr_matrix(
+        (plays.values[earlier], (plays.rows[earlier], plays.columns[earlier])), shape=matrix.shape
+    )
+    np.testing.assert_array_equal(split.train.toarray(), before.toarray())
+    # ... though many cells were played on both sides of it (the cell-level leak's food).
+    later = sp.csr_matrix(
+        (plays.values[~earlier], (plays.rows[~earlier], plays.columns[~earlier])),
+        shape=matrix.shape,
+    )
+    assert (split.train != 0).multiply(later != 0).nnz > 1_000
+    assert split.train.sum() < matrix.sum()
+    # The test holds only items new to the listener after the cut-off.
+    assert not (split.test != 0).multiply(before != 0).nnz
+    assert (split.test != 0).multiply(later != 0).nnz == split.test.nnz > 0
+    report = evaluate(matrix, {"popularity": {}, "item_knn": {}}, protocol, plays=plays)
+    assert report["protocol"]["split"] == "temporal"
+    assert report["protocol"]["split_params"]["cutoff"] == cutoff
     assert report["results"]["item_knn"]["ndcg@10"] > report["results"]["popularity"]["ndcg@10"]
+
+
+def test_auto_takes_the_temporal_split_when_every_play_has_a_time_and_random_otherwise():
+    matrix = planted()
+    plays = timed_plays(matrix)
+    fast = Protocol(bootstrap=10)
+    algorithms = {"popularity": {}}
+
+    timed = evaluate(matrix, algorithms, fast, plays=plays)["protocol"]
+    plays.times[[0, 5, 9]] = np.nan
+    untimed = evaluate(matrix, algorithms, fast, plays=plays)["protocol"]
+
+    assert (timed["split"], timed["split_asked"]) == ("temporal", "auto")
+    assert timed["split_reason"] == f"all {len(plays):,} listens have a time: temporal"
+    assert "cutoff" in timed["split_params"]
+    assert (untimed["split"], untimed["split_asked"]) == ("random", "auto")
+    assert untimed["split_reason"] == f"3 of {len(plays):,} listens have no time: random"
+    for split in ("temporal", "last_n"):
+        with pytest.raises(ValueError, match=f"3 of {len(plays):,} listens have none"):
+            evaluate(matrix, algorithms, Protocol(split=split, bootstrap=10), plays=plays)
+
+
+def test_last_n_holds_out_each_listeners_latest_items_through_the_protocol():
+    matrix = planted()
+    plays = timed_plays(matrix)
+
+    split = protocol_module.make_splits(matrix, Protocol(split="last_n", last_n=2), plays=plays)[0]
+    report = evaluate(matrix, {"popularity": {}}, Protocol(split="last_n", last_n=2), plays=plays)
+
+    assert split.name == "last_n" and split.params == {"n": 2}
+    assert np.array_equal(np.diff(split.test.indptr), np.full(matrix.shape[0], 2))
+    latest = (
+        pd.DataFrame({"row": plays.rows, "item": plays.columns, "time": plays.times})
+        .groupby(["row", "item"])["time"]
+        .max()
+    )
+    for row in range(0, matrix.shape[0], 37):
+        newest = latest.loc[row].sort_values().index[-2:]
+        assert set(split.test[row].indices) == set(newest)
+    assert report["protocol"]["split"] == "last_n" and report["protocol"]["last_n"] == 2
+    with pytest.raises(ValueError, match="last_n must be at least 1"):
+        Protocol(split="last_n", last_n=0)
+
+
+def test_a_time_based_split_counts_only_the_skips_before_its_cutoff():
+    # Item 2 is the most played new item (listeners 0-2), item 3 the runner-up (3-4);
+    # listener 5 heard item 0 and then, after the cut-off, item 3: their test item.
+    cells = [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (0, 2), (1, 2), (2, 2)]
+    cells += [(3, 3), (4, 3), (5, 3)]
+    rows, cols = (np.array(column) for column in zip(*cells, strict=True))
+    values = np.array([1, 1, 1, 1, 1, 1, 5, 5, 5, 1, 1, 1], dtype=np.float32)
+    times = np.array([*range(1, 12), 100], dtype=np.float64)
+    plays = Interactions(rows, cols, values, times)
+    matrix = plays.matrix((6, 4))
+    protocol = Protocol(split="temporal", temporal_quantile=0.95, ks=(1,), skip_penalty=1.0)
+
+    def precision(skip_time: float) -> float:
+        """Listener 5's precision@1 when listeners 0-2 skipped item 2 at `skip_time`."""
+        skips = Interactions(
+            np.repeat([0, 1, 2], 9), np.full(27, 2), np.ones(27), np.full(27, skip_time)
+        )
+        result = evaluate(
+            matrix,
+            {"popularity": {}},
+            replace(protocol, bootstrap=10),
+            skip_events=skips,
+            plays=plays,
+            skips=skips.matrix((6, 4)),
+        )
+        return result["results"]["popularity"]["precision@1"]
+
+    assert precision(skip_time=50.0) == 1.0  # skipped before: item 2 falls behind item 3
+    assert precision(skip_time=200.0) == 0.0  # skipped after the cut-off: not yet known
 
 
 def test_bootstrap_ci_contains_the_mean(rng):

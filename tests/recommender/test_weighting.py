@@ -62,3 +62,17 @@ def test_refused_cells_are_removed_whatever_their_plays_and_the_skip_penalty():
     assert weighted.toarray().tolist() == [[0, 1, 0], [2, 0, 0]] and weighted.nnz == 2
     with pytest.raises(ValueError, match="refused is"):
         confidence(plays, "raw", refused=refused[:1])
+
+
+def test_item_knn_ranks_finitely_on_the_tiny_confidences_of_long_decayed_histories():
+    from recommender import algorithms
+
+    # Plays decayed by a 30-day half-life over ten years weigh about 4e-37: in float32
+    # their squares are 0, which a cosine's norm must survive.
+    tiny = np.float32(0.5 ** (10 * 365 / 30))
+    counts = sp.csr_matrix(np.array([[tiny, tiny, 0], [tiny, 0, 1], [0, tiny, 1]], np.float32))
+    for similarity in ("cosine", "tfidf", "bm25"):
+        model = algorithms.create("item_knn", similarity=similarity).fit(confidence(counts))
+        _, scores = model.recommend(np.arange(3), confidence(counts), 2, exclude_seen=False)
+        assert np.isfinite(model.similarity.data).all(), similarity
+        assert np.isfinite(scores).all(), similarity

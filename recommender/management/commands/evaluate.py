@@ -32,7 +32,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--algorithms", default=DEFAULT_ALGORITHMS)
         parser.add_argument("--level", choices=LEVELS, default="song")
-        parser.add_argument("--split", choices=SPLITS, default="random")
+        parser.add_argument(
+            "--split",
+            choices=SPLITS,
+            default="auto",
+            help="auto (default): temporal when every listen has a time, else random",
+        )
+        parser.add_argument(
+            "--last-n", type=int, default=1, help="items held out per listener by last_n"
+        )
         parser.add_argument("--test-size", type=float, default=0.2)
         parser.add_argument("--folds", type=int, default=5)
         parser.add_argument("--k", default="10,20", help="cut-offs, e.g. 10,20")
@@ -54,6 +62,7 @@ class Command(BaseCommand):
                 split=options["split"],
                 test_fraction=options["test_size"],
                 folds=options["folds"],
+                last_n=options["last_n"],
                 ks=tuple(int(k) for k in options["k"].split(",")),
                 seed=options["seed"],
             )
@@ -76,6 +85,8 @@ class Command(BaseCommand):
                 f"evaluation {evaluation.pk} failed: {evaluation.error.splitlines()[0]}"
             ) from None
         comparison = evaluation.results
+        used = comparison["protocol"]
+        self.stdout.write(f"Split {used['split']} ({used['split_reason']})")
         self.stdout.write(self._table(comparison, protocol.primary_k))
         self.stdout.write(
             f"Evaluation {evaluation.pk}: candidate {evaluation.candidate} by {evaluation.metric}"
