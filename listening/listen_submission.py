@@ -29,6 +29,7 @@ from listening.models import ImportBatch, Listen, Listener, SubmittedListen
 from musicsite.jobs import JobStatus
 
 MAX_LISTENS = 1_000
+API_SOURCE = "api"  # the batches of a listener's app's submissions: their format and name
 MAX_CLIENT_ID = 64
 MAX_PLAY_COUNT = 10_000
 

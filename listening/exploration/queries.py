@@ -17,6 +17,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncMonth
 
 from catalog.models import Artist, Song
+from listening.listen_submission import API_SOURCE
 from listening.models import ImportBatch, Listen, Listener
 from musicsite.db import roomy_sorts
 from musicsite.jobs import JobStatus
@@ -197,6 +198,7 @@ def quality() -> dict:
         ),
     )
     total = songs["total"] or 1
+    finished = ImportBatch.objects.filter(status=JobStatus.SUCCEEDED)
     imports = [
         {
             "id": batch.pk,
@@ -211,8 +213,26 @@ def quality() -> dict:
                 if entry["rows"]
             },
         }
-        for batch in ImportBatch.objects.filter(status=JobStatus.SUCCEEDED).order_by("created_at")
+        for batch in finished.exclude(format=API_SOURCE).order_by("created_at")
     ]
+    # A listener's app makes a batch per submission, thousands a day: one line for them all.
+    api = finished.filter(format=API_SOURCE).aggregate(
+        batches=Count("id"),
+        rows_read=Sum("rows_read"),
+        rows_loaded=Sum("rows_loaded"),
+        rows_rejected=Sum("rows_rejected"),
+    )
+    if api["batches"]:
+        batches = api.pop("batches")
+        imports.append(
+            {
+                "id": API_SOURCE,
+                "source_name": f"{batches:,} API submissions",
+                "format": API_SOURCE,
+                **api,
+                "rules": {},
+            }
+        )
     return {
         "flagged_listeners": Listener.objects.filter(is_flagged=True).count(),
         "songs_without_artist": songs["without_artist"],

@@ -10,10 +10,12 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from listening.exploration.queries import quality
 from listening.exploration.report import exploration_report_create, exploration_report_run
 from listening.generator import generate
 from listening.listen_import import listen_import_create, listen_import_run
-from listening.models import ExplorationReport
+from listening.listen_submission import listens_record
+from listening.models import ExplorationReport, Listener
 from musicsite.jobs import JobStatus
 from tests.factories import (
     ListenerFactory,
@@ -175,3 +177,25 @@ def test_the_command_writes_a_self_contained_html_report(small_world, tmp_path, 
     html = next(tmp_path.glob("exploration-*.html")).read_text()
     assert "Exploration report" in out
     assert "<svg" in html and "Deep Cut" in html and "static/" not in html
+
+
+def test_api_submissions_are_one_line_of_the_imports_however_many_they_are(db, tmp_path):
+    path = tmp_path / "plays.tsv"
+    path.write_text("u1\tSOAAAAA12A8C130001\t3\n")
+    listen_import_run(batch_id=listen_import_create(path=path).pk)
+    listener = Listener.objects.for_user(UserFactory())
+    for song in SongFactory.create_batch(3):
+        listens_record(listener, [{"song": song.pk}, {"song": song.pk}], source="api")
+
+    imports = quality()["imports"]
+
+    assert [entry["format"] for entry in imports] == ["taste-profile", "api"]
+    assert imports[1] == {
+        "id": "api",
+        "source_name": "3 API submissions",
+        "format": "api",
+        "rows_read": 6,
+        "rows_loaded": 3,
+        "rows_rejected": 0,
+        "rules": {},
+    }

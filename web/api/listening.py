@@ -8,7 +8,12 @@ from rest_framework.response import Response
 
 from catalog.models import Artist, Song
 from listening.feedback import feedback_give
-from listening.listen_submission import MAX_LISTENS, SubmissionError, listens_record
+from listening.listen_submission import (
+    API_SOURCE,
+    MAX_LISTENS,
+    SubmissionError,
+    listens_record,
+)
 from listening.models import Feedback, FeedbackKind, Listen, Listener
 from web.api.errors import error_response
 from web.api.serializers import ArtistSerializer, SongSerializer
@@ -98,7 +103,7 @@ class MyListensView(generics.ListAPIView):
             raise ValidationError({"listens": ["required: a list of listens"]})
         listener = Listener.objects.for_user(request.user)
         try:
-            result = listens_record(listener, request.data["listens"], source="api")
+            result = listens_record(listener, request.data["listens"], source=API_SOURCE)
         except SubmissionError as error:
             return error_response(
                 status.HTTP_400_BAD_REQUEST,
