@@ -16,8 +16,7 @@ from listening.models import Feedback, ImportBatch, Listen, Listener
 from musicsite.jobs import JobStatus
 from tests.factories import SongFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
-
-PASSWORD = "a long enough password"
+from tests.web.api_accounts import PASSWORD, api_account
 
 
 @pytest.fixture
@@ -28,17 +27,7 @@ def catalogue(db, tmp_path):
 
 def account(name: str) -> tuple[APIClient, Listener]:
     """A signed-in client whose listener has played five songs."""
-    user = UserFactory(username=name, password=PASSWORD)
-    listener = Listener.objects.for_user(user)
-    songs = Song.objects.order_by("?")[:5]
-    for song in songs:
-        Listen.objects.create(listener=listener, song=song, artist_id=song.artist_id, play_count=4)
-    client = APIClient()
-    token = client.post(
-        reverse("api-v1:token"), {"username": name, "password": PASSWORD}, format="json"
-    ).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client, listener
+    return api_account(name, Song.objects.order_by("?")[:5])
 
 
 def publish() -> int:

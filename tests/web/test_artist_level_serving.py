@@ -13,10 +13,8 @@ from catalog.models import Song
 from listening.models import Listen, Listener
 from recommender import publishing
 from recommender.training import model_run_create, model_run_train
-from tests.factories import UserFactory
 from tests.listening_data import import_generated
-
-PASSWORD = "a long enough password"
+from tests.web.api_accounts import PASSWORD, api_account
 
 
 @pytest.fixture
@@ -28,18 +26,10 @@ def catalogue(db, tmp_path):
 def account(name: str) -> tuple[APIClient, Listener]:
     """A signed-in API client whose listener has played songs of three artists (enough
     history for the model's own list)."""
-    user = UserFactory(username=name, password=PASSWORD)
-    listener = Listener.objects.for_user(user)
     artists = Song.objects.values_list("artist_id", flat=True).distinct().order_by("artist_id")
-    for song in [Song.objects.filter(artist_id=artist).first() for artist in artists[:3]]:
-        Listen.objects.create(listener=listener, song=song, artist_id=song.artist_id, play_count=4)
-    client = APIClient()
-    client.login(username=name, password=PASSWORD)
-    token = client.post(
-        reverse("api-v1:token"), {"username": name, "password": PASSWORD}, format="json"
-    ).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client, listener
+    return api_account(
+        name, [Song.objects.filter(artist_id=a).first() for a in artists[:3]], session=True
+    )
 
 
 def publish_artist_level() -> int:
