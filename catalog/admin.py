@@ -15,7 +15,7 @@ class ArtistAdmin(MatchKeySearchAdmin, BigTableAdmin):
 
 
 @admin.register(Release)
-class ReleaseAdmin(MatchKeySearchAdmin):
+class ReleaseAdmin(MatchKeySearchAdmin, BigTableAdmin):
     list_display = ["title", "artist", "year"]
     list_select_related = ["artist"]
     search_key_field = "title_key"

@@ -96,7 +96,7 @@ class ImportBatchForm(forms.ModelForm):
     )
     source = forms.CharField(
         required=False,
-        max_length=32,
+        max_length=Listener._meta.get_field("source").max_length,
         help_text="Namespace of the listeners' ids (default: the format), as --source.",
     )
     chunk_rows = forms.IntegerField(
@@ -109,12 +109,6 @@ class ImportBatchForm(forms.ModelForm):
     class Meta:
         model = ImportBatch
         fields = ["format"]
-
-    def clean_upload(self):
-        files = self.cleaned_data.get("upload")
-        if not files:
-            raise forms.ValidationError("Choose a file to import.")
-        return files
 
     def clean_columns(self):
         text = self.cleaned_data["columns"]
@@ -338,10 +332,14 @@ class ExplorationReportAdmin(admin.ModelAdmin):
 
 
 class ReadMostlyAdmin(BigTableAdmin):
-    """Rows written by listeners themselves: shown, searched and deleted here, never typed in
-    (the services that write them keep their rules and tell the recommender)."""
+    """Rows written by listeners themselves: shown and searched here, never typed in or
+    deleted (the services that write them keep their rules and tell the recommender; a
+    feedback row deleted here would skip that and linger in the lists)."""
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:

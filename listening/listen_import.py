@@ -119,30 +119,28 @@ def _source_path(batch: ImportBatch) -> Path:
 def listen_import_run(
     *,
     batch_id: int,
-    dry_run: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ImportBatch:
     """Run an import batch in this process: `listen_import_load` in the job lifecycle."""
     return job_run(
         ImportBatch,
         batch_id,
-        lambda batch: listen_import_load(batch, dry_run=dry_run, on_progress=on_progress),
+        lambda batch: listen_import_load(batch, on_progress=on_progress),
     )
 
 
 def listen_import_load(
     batch: ImportBatch,
     *,
-    dry_run: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> None:
     """Load a running batch to the end and record its outcome and report on its row.
 
     Expected failures (a malformed file, a cancel) are recorded and not raised; anything
     else is recorded and raised (the job lifecycle adds its traceback). A batch whose options
-    ask for a dry run (the admin's upload form can) is one, however it is run.
+    ask for a dry run (the command and the admin's upload form can) is one, however it is run.
     """
-    dry_run = dry_run or bool(batch.options.get("dry_run"))
+    dry_run = bool(batch.options.get("dry_run"))
     report = CleaningReport()
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         try:

@@ -27,7 +27,9 @@ from .ingest.formats.msd_songs import find_songs_file, songs_file_kind
 from .ingest.formats.taste_profile import triplet_files
 
 # Defaults of the LISTENING_UPLOAD setting: what one upload may unpack to.
-UPLOAD_LIMITS = {"MAX_BYTES": 8 * 1024**3, "MAX_FILES": 100}
+# The upload is stored and unpacked within the admin's request, so it must finish inside a
+# web worker's timeout: files bigger than this go through `manage.py import_listens`.
+UPLOAD_LIMITS = {"MAX_BYTES": 512 * 1024**2, "MAX_FILES": 100}
 # The stored path must fit ImportBatch.upload (100 characters) with the folder before it.
 MAX_NAME = 60
 CHECK_ROWS = 1_000

@@ -59,9 +59,7 @@ class Command(BaseCommand):
         batch = listen_import_create(
             path=path, format=options["format"] or "", options=import_options
         )
-        batch = listen_import_run(
-            batch_id=batch.pk, dry_run=options["dry_run"], on_progress=self._show_progress
-        )
+        batch = listen_import_run(batch_id=batch.pk, on_progress=self._show_progress)
         sys.stderr.write("\n")
         self.stdout.write(self._report_text(batch))
         if batch.status != JobStatus.SUCCEEDED:
