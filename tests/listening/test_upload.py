@@ -329,3 +329,4 @@ def test_a_hostile_or_wrong_upload_is_told_on_the_page_and_nothing_is_kept(
     assert message in form_errors(response)
     assert not ImportBatch.objects.exists()
     assert staged_files(settings) == []
+    assert not list(Path(settings.MEDIA_ROOT).parent.rglob("evil.dat"))
