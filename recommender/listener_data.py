@@ -162,6 +162,8 @@ def stored_artist_songs(
     stored_artists, song_ids, best = _stored_artist_songs(
         recommendation_set.pk, recommendation_set.created_at
     )
+    if not len(stored_artists):  # a set of artist-only listens, or one published before them
+        return song_ids, np.full((len(artist_ids), ARTIST_SONGS_KEPT), -1, dtype=np.int64)
     places = positions(stored_artists, artist_ids)
     return song_ids, np.where((places >= 0)[:, None], best[np.maximum(places, 0)], -1)
 
@@ -291,8 +293,9 @@ def lists_refold(
         artists = published.artist_map(listener_ids, ids)
     else:
         song_ids, best = stored_artist_songs(recommendation_set, item_ids)
-        heard = heard_songs(listener_ids, song_ids)
-        songs = artist_songs(listener_ids, song_ids, best, heard, ids)
+        if len(song_ids):  # none where the listens name artists only (HetRec)
+            heard = heard_songs(listener_ids, song_ids)
+            songs = artist_songs(listener_ids, song_ids, best, heard, ids)
     lists = lists_build(
         published.model,
         rows,

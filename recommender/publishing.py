@@ -295,6 +295,8 @@ def _build(
         artists = published.artist_map(listener_ids)
     else:
         song_ids, songs, song_chart = _artist_songs(point, published.item_ids, listener_ids, top_n)
+        if not len(song_ids):  # listens that name artists only (HetRec): no songs to serve
+            songs = None
         timings["songs_seconds"] = time.perf_counter() - started
     lists = lists_build(
         published.model,

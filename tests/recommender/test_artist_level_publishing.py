@@ -14,6 +14,7 @@ from recommender.listener_lists import SONGS_PER_ARTIST, ArtistSongs, songs_from
 from recommender.models import ArtistTopSongs, ListenerRecommendations
 from recommender.suggestions import Suggestions
 from recommender.training import model_run_create, model_run_train
+from tests.factories import ArtistFactory, ListenerFactory, ListenFactory
 from tests.listening_data import import_generated
 
 
@@ -98,3 +99,19 @@ def test_songs_are_dealt_a_round_at_a_time_and_never_blocked_ones():
     assert lists.items.tolist() == [[0, 4, 2, 5, 3, -1], [5, -1, -1, -1, -1, -1]]
     assert lists.reasons.tolist()[0][:5] == [0, 2, 0, 2, 0]  # own artist, else the reason
     assert lists.fallback.tolist() == [False, True]
+
+
+def test_listens_that_name_artists_only_publish_and_refresh_artist_lists(db):
+    """HetRec's listens name an artist and no song: the set serves artists, and no songs."""
+    artists = [ArtistFactory() for _ in range(6)]
+    listeners = [ListenerFactory() for _ in range(8)]
+    for number, listener in enumerate(listeners):
+        for artist in (artists[number % 6], artists[(number + 1) % 6], artists[(number + 2) % 6]):
+            ListenFactory(listener=listener, song=None, artist=artist, played_at=None)
+    published = published_artist_level(top_n=3)
+
+    assert len(rows(published.pk, "artist")) == len(listeners)
+    assert rows(published.pk, "song") == {}
+    ListenFactory(listener=listeners[0], song=None, artist=artists[4], played_at=None)
+    assert refresh.refresh_listener(listeners[0].pk)
+    assert artists[4].pk not in rows(published.pk, "artist")[listeners[0].pk].item_ids
