@@ -225,7 +225,7 @@ def build_matrix(
 
 def refused_pairs(level: str, listener_ids: list[int] | None = None) -> np.ndarray:
     """Live "not for me" feedback as (listener, item) pairs at `level`, of these listeners
-    or of everyone: what training and fold-in count against.
+    or of everyone: what training and fold-in count against, and what lists never offer.
 
     At song level an artist refused stands for each of its songs (the listener wants none
     of them); at artist level only artists refused count, since one song refused says

@@ -24,7 +24,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from catalog.models import Song
-from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
+from listening.models import Feedback, Listen, Listener, Skip
 from recommender import algorithms
 from recommender.data import (
     InteractionMatrix,
@@ -63,7 +63,7 @@ class PublishedModel:
     def artist_map(self, listener_ids: np.ndarray, among: list[int] | None = None) -> ArtistMap:
         """At song level, what the artist roll-up needs for these (sorted) listeners, with
         their live not-for-me artists (read for `among` only, when given)."""
-        refused = not_for_me_pairs("artist", among)
+        refused = refused_pairs("artist", among)
         return ArtistMap(
             self.song_artist, len(self.artist_ids), cells(listener_ids, self.artist_ids, refused)
         )
@@ -127,17 +127,6 @@ def confidence_rows(
     return weigh(matrix, run.weighting)
 
 
-def not_for_me_pairs(level: str, listener_ids: list[int] | None = None) -> np.ndarray:
-    """Live not-for-me feedback at `level` as (listener, item) pairs."""
-    field = f"{level}_id"
-    refused = Feedback.objects.live().filter(
-        kind=FeedbackKind.NOT_FOR_ME, **{f"{field}__isnull": False}
-    )
-    if listener_ids is not None:
-        refused = refused.filter(listener_id__in=listener_ids)
-    return np.array(list(refused.values_list("listener_id", field)), dtype=np.int64).reshape(-1, 2)
-
-
 def artist_songs(
     listener_ids: np.ndarray,
     song_ids: np.ndarray,
@@ -150,7 +139,7 @@ def artist_songs(
     (listeners x song_ids), loved or refused (read for `among` only, when given)."""
     loves = live_loves(among)
     loved = loves[loves[:, 1] >= 0][:, :2]
-    pairs = np.concatenate([not_for_me_pairs("song", among), loved])
+    pairs = np.concatenate([refused_pairs("song", among), loved])
     return ArtistSongs(best, sp.csr_matrix(heard + cells(listener_ids, song_ids, pairs)))
 
 
@@ -300,7 +289,7 @@ def lists_refold(
         published.model,
         rows,
         known_rows=positions(published.listener_ids, listener_ids),
-        excluded=cells(listener_ids, item_ids, not_for_me_pairs(level, ids)),
+        excluded=cells(listener_ids, item_ids, refused_pairs(level, ids)),
         neighbours=stored_neighbours(recommendation_set.pk, level, item_ids),
         chart=stored_chart(recommendation_set.charts, level, item_ids),
         top_n=top_n,

@@ -40,7 +40,6 @@ from recommender.listener_data import (
     changed_since,
     confidence_rows,
     lists_refold,
-    not_for_me_pairs,
     published_model_load,
     read_point,
     song_artists,
@@ -277,7 +276,7 @@ def _build(
     if matrix.plays.nnz == 0:
         raise PublishError(f"no listens at {level} level to publish for")
     listener_ids, rows = _model_rows(matrix, run, published.item_ids)
-    excluded = cells(listener_ids, published.item_ids, not_for_me_pairs(level))
+    excluded = cells(listener_ids, published.item_ids, refused_pairs(level))
     timings["read_seconds"] = time.perf_counter() - started
 
     say("finding similar items", 0.1)
