@@ -418,10 +418,9 @@ def _train(run: PipelineRun, matrix: InteractionMatrix | None, say: Callable[[st
         level=run.level,
         weighting=pipeline_weighting(run),
         snapshot=pipeline_snapshot(run),
+        # The run carries how its candidate measured, for whoever looks at the run alone.
+        metrics=run.evaluation.run_metrics(candidate),
     )
-    # The run carries how its candidate measured, for whoever looks at the run alone.
-    model_run.metrics = run.evaluation.run_metrics(candidate)
-    model_run.save(update_fields=["metrics"])
     run.steps["train"]["run"] = model_run.pk
     heartbeat = PipelineRun.objects.filter(pk=run.pk)
     heartbeat.update(steps=run.steps)

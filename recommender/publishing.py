@@ -117,8 +117,8 @@ def best_run(*, on_progress: Callable[[str], None] | None = None) -> ModelRun:
     on_snapshot = [run for run in matching if run.snapshot_id == evaluation.snapshot_id]
     run = next(iter(on_snapshot or matching), None)
     if run is None:
-        run = _train_candidate(evaluation, algorithm, params, on_progress)
-    run.metrics = evaluation.run_metrics(candidate)
+        return _train_candidate(evaluation, algorithm, params, on_progress)
+    run.metrics = evaluation.run_metrics(candidate)  # the figures that chose it, newest
     run.save(update_fields=["metrics"])
     return run
 
@@ -166,6 +166,7 @@ def _train_candidate(evaluation: Evaluation, algorithm: str, params: dict, on_pr
             level=evaluation.level,
             weighting=evaluation_weighting(evaluation),
             snapshot=evaluation.snapshot,
+            metrics=evaluation.run_metrics(evaluation.candidate),
         )
     except ValidationError as error:
         raise PublishError(f"evaluation {evaluation.pk}'s candidate: {error.messages}") from error

@@ -72,9 +72,11 @@ def model_run_create(
     search: str = "",
     snapshot: DataSnapshot | None = None,
     created_by=None,
+    metrics: Mapping[str, Any] | None = None,
 ) -> ModelRun:
     """Record a run to train (on `snapshot`'s listens, if given); the algorithm and its
-    parameters are checked now, not later."""
+    parameters are checked now, not later. `metrics`: the held-out figures of the
+    evaluation it is trained for (`Evaluation.run_metrics`), if any."""
     if level not in LEVELS:
         raise ValidationError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     params = dict(params or {})
@@ -91,6 +93,7 @@ def model_run_create(
         search=search,
         snapshot=snapshot,
         created_by=created_by,
+        metrics=dict(metrics or {}),
     )
 
 
