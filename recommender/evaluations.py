@@ -16,6 +16,7 @@ from musicsite.jobs import job_run
 from . import algorithms
 from . import evaluation_charts as charts
 from .data import LEVELS, InteractionMatrix, build_matrix, listen_events, skip_events
+from .evaluation.metrics import best_model
 from .evaluation.protocol import Protocol, algorithm_of, evaluate
 from .models import Evaluation
 
@@ -122,7 +123,8 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
     }
     results = comparison["results"]
     evaluation.results = comparison
-    evaluation.candidate = max(results, key=lambda label: results[label].get(evaluation.metric, 0))
+    # Lowest wins for an error or a bias (`evaluate --metric mae`), else highest.
+    evaluation.candidate = best_model(results, evaluation.metric) or next(iter(results))
     evaluation.charts = _charts(results, protocol)
     evaluation.save(update_fields=["results", "candidate", "charts"])
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from recommender import algorithms, tasks
 from recommender.data import LEVELS
-from recommender.evaluation.metrics import RANKING_METRICS
+from recommender.evaluation.metrics import RANKING_METRICS, best_model
 from recommender.evaluation.protocol import SPLITS, Protocol
 from recommender.evaluations import evaluation_create
 from recommender.models import Evaluation
@@ -24,7 +24,6 @@ SPLIT_LABELS = {
 }
 # Figures in a model's results that are not metrics to rank models by.
 NOT_METRICS = {"n_listeners", "fit_seconds", "score_seconds", "metrics_seconds", "ci_seconds"}
-LOWER_IS_BETTER = {"mae", "rmse", "popularity_bias"}
 
 
 class EvaluationForm(forms.Form):
@@ -97,13 +96,17 @@ def evaluation_detail(request: HttpRequest, evaluation_id: int) -> HttpResponse:
     results = evaluation.results.get("results", {})
     k = evaluation.protocol.get("ks", [10])[0]
     choices = metric_choices(results)
-    metric = request.GET.get("metric") or evaluation.metric
+    asked = request.GET.get("metric")
+    # An evaluation whose own metric is not among its results (`--k 5` with ndcg@10) still
+    # shows, by its first metric; only a metric asked for and not there is refused.
+    own = evaluation.metric
+    metric = asked or (own if own in choices or not choices else choices[0])
     if results and metric not in choices:
         return HttpResponseBadRequest(
             f"Unknown metric {metric[:64]!r}; this evaluation has {', '.join(choices)}.",
             content_type="text/plain",
         )
-    best = best_by(results, metric)
+    best = best_model(results, metric)
     used = evaluation.results.get("protocol", {})
     columns = [name for name in (metric, *_table_metrics(k)) if name in choices]
     columns = list(dict.fromkeys(columns))
@@ -158,16 +161,6 @@ def metric_choices(results: dict) -> list[str]:
         return (1, 0, 0, name)
 
     return sorted(names, key=order)
-
-
-def best_by(results: dict, metric: str) -> str | None:
-    """The model best by `metric` (lowest for an error or a bias, else highest); None if
-    no model has it."""
-    scored = {label: result[metric] for label, result in results.items() if metric in result}
-    if not scored:
-        return None
-    pick = min if metric.partition("@")[0] in LOWER_IS_BETTER else max
-    return pick(scored, key=scored.__getitem__)
 
 
 def _time_of(cutoff) -> datetime | None:

@@ -14,7 +14,7 @@ per-listener Python loop); the tests check that both paths agree.
 """
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -381,3 +381,17 @@ def ranking_metrics(
             else:
                 result[key] = means[key]
     return result
+
+
+# Metrics where less is better: errors, and the bias towards popular items.
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "popularity_bias"})
+
+
+def best_model(results: Mapping[str, Mapping[str, Any]], metric: str) -> str | None:
+    """The label of the model best by `metric` in {label: {metric: value}} (lowest for an
+    error or a bias, else highest); None if no model has it."""
+    scored = {label: result[metric] for label, result in results.items() if metric in result}
+    if not scored:
+        return None
+    pick = min if metric.partition("@")[0] in LOWER_IS_BETTER else max
+    return pick(scored, key=scored.__getitem__)

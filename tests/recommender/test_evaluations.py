@@ -195,3 +195,16 @@ def test_the_training_of_a_temporal_split_holds_exactly_the_plays_before_the_cut
         ).values("song_id")
     )
     assert straddling.exists()  # cells played on both sides: their later plays stay out
+
+
+def test_by_an_error_or_a_bias_the_candidate_is_the_lowest(listening):
+    evaluation = evaluation_create(
+        algorithm_params={"popularity": {}, "item_knn": {}},
+        protocol=Protocol(ks=(10,), seed=1, bootstrap=50),
+        metric="popularity_bias",
+    )
+    evaluation = evaluation_run(evaluation_id=evaluation.pk)
+
+    results = evaluation.results["results"]
+    assert results["popularity"]["popularity_bias"] > results["item_knn"]["popularity_bias"]
+    assert evaluation.candidate == "item_knn"

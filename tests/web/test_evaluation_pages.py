@@ -121,3 +121,17 @@ def test_staff_start_an_evaluation_on_any_split_with_its_candidate_metric(
     assert "ranking metric" in str(list(refused.wsgi_request._messages))
     page = client.get(reverse("evaluation-list")).content.decode()
     assert '<option value="auto" selected>' in page and 'value="last_n"' in page
+
+
+def test_an_evaluation_without_its_own_metric_shows_by_its_first(client, compared):
+    """An evaluation made at k = 5 holds no ndcg@10: its page still answers."""
+    compared.metric = "ndcg@5"
+    compared.save(update_fields=["metric"])
+    client.force_login(StaffFactory())
+    url = reverse("evaluation-detail", args=[compared.pk])
+
+    response = client.get(url)
+    assert response.status_code == 200
+    assert best_row(response.content.decode())  # ranked by its first metric, precision@10
+    assert '<option value="precision@10" selected>' in response.content.decode()
+    assert client.get(url, {"metric": "ndcg@5"}).status_code == 400
