@@ -96,22 +96,20 @@ class ModelRunAdmin(admin.ModelAdmin):
     def held_out(self, obj: ModelRun):
         """The run's `metrics` for people: where they come from, then each figure with its
         95% interval, the choosing metric first."""
-        figures = obj.metrics or {}
-        if not figures.get("values"):
+        figures, held_out = obj.metrics or {}, obj.held_out_rows()
+        if not held_out:
             return "none (not trained for an evaluation)"
         chosen = figures.get("metric")
-        names = sorted(figures["values"], key=lambda name: (name != chosen, name))
-        ci = figures.get("ci", {})
         rows = format_html_join(
             "",
             "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    name,
-                    f"{figures['values'][name]:.4f}",
-                    f"{ci[name][0]:.4f} to {ci[name][1]:.4f}" if name in ci else "",
+                    row["name"],
+                    f"{row['value']:.4f}",
+                    f"{row['ci'][0]:.4f} to {row['ci'][1]:.4f}" if row["ci"] else "",
                 )
-                for name in names
+                for row in held_out
             ),
         )
         url = reverse("admin:recommender_evaluation_change", args=[figures["evaluation"]])

@@ -52,6 +52,22 @@ class ModelRun(Job):
     def __str__(self) -> str:
         return f"run {self.pk}: {self.algorithm} ({self.level})"
 
+    def held_out_rows(self) -> list[dict]:
+        """Its held-out figures for people: {name, value, ci ([low, high] or None), chosen},
+        the choosing metric first, then by name; none when not trained for an evaluation."""
+        figures = self.metrics or {}
+        values, intervals = figures.get("values") or {}, figures.get("ci") or {}
+        chosen = figures.get("metric")
+        return [
+            {
+                "name": name,
+                "value": values[name],
+                "ci": intervals.get(name),
+                "chosen": name == chosen,
+            }
+            for name in sorted(values, key=lambda name: (name != chosen, name))
+        ]
+
 
 class SetStatus(models.TextChoices):
     BUILDING = "building"

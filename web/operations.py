@@ -53,27 +53,14 @@ def _queue() -> dict:
 def _active_metrics(run: ModelRun | None) -> dict | None:
     """The active run's held-out figures (`ModelRun.metrics`, written when an evaluation
     chose it), the choosing metric first; None when it was trained outside an evaluation."""
-    figures = (run.metrics or {}) if run else {}
-    values = figures.get("values") or {}
-    if not values:
+    rows = run.held_out_rows() if run else []
+    if not rows:
         return None
-    chosen = figures.get("metric", "")
-    intervals = figures.get("ci") or {}
-    order = [chosen] if chosen in values else []
-    order += [name for name in values if name != chosen]
     return {
-        "metric": chosen,
-        "split": figures.get("split", ""),
-        "evaluation": figures.get("evaluation"),
-        "rows": [
-            {
-                "name": name,
-                "value": values[name],
-                "ci": intervals.get(name),
-                "chosen": name == chosen,
-            }
-            for name in order
-        ],
+        "metric": run.metrics.get("metric", ""),
+        "split": run.metrics.get("split", ""),
+        "evaluation": run.metrics.get("evaluation"),
+        "rows": rows,
     }
 
 
