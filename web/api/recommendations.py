@@ -33,7 +33,8 @@ def entries(listener_id: int, level: str) -> dict | None:
         return cached
     reason_level = listed.get("reason_level", level)
     reason_ids = {reason for reason in listed["reasons"] if reason}
-    objects, shape = _details(level, set(listed["items"]) | reason_ids)
+    same_level = reason_ids if reason_level == level else set()  # looked up with the items
+    objects, shape = _details(level, set(listed["items"]) | same_level)
     reasons, reason_shape = (
         (objects, shape) if reason_level == level else _details(reason_level, reason_ids)
     )
