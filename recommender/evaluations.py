@@ -7,6 +7,8 @@ takes when it starts.
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
 from django.core.exceptions import ValidationError
 
 from listening.models import DataSnapshot
@@ -18,6 +20,7 @@ from . import evaluation_charts as charts
 from .data import LEVELS, InteractionMatrix, build_matrix, listen_events, skip_events
 from .evaluation.metrics import best_model
 from .evaluation.protocol import Protocol, algorithm_of, evaluate
+from .evaluation.splits import Interactions
 from .models import Evaluation
 
 
@@ -106,8 +109,9 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
         plays = listen_events(matrix, half_life_days=protocol.half_life_days)
         timed_skips = skip_events(matrix) if protocol.skip_penalty else None
     skips = matrix.skips if protocol.skip_penalty else None
+    user_items, plays = without_refused(matrix, plays)
     comparison = evaluate(
-        matrix.plays,
+        user_items,
         evaluation.algorithms,
         protocol,
         plays=plays,
@@ -127,6 +131,25 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
     evaluation.candidate = best_model(results, evaluation.metric) or next(iter(results))
     evaluation.charts = _charts(results, protocol)
     evaluation.save(update_fields=["results", "candidate", "charts"])
+
+
+def without_refused(
+    matrix: InteractionMatrix, plays: Interactions | None = None
+) -> tuple[sp.csr_matrix, Interactions | None]:
+    """The matrix's play counts (and the per-play rows, if given) without the cells the
+    listener refused: a model run trains without them and serving never offers them, so an
+    evaluation neither trains on them nor counts them as hits."""
+    if matrix.refused is None or matrix.refused.nnz == 0:
+        return matrix.plays, plays
+    refused = matrix.refused != 0
+    kept = sp.csr_matrix(matrix.plays - matrix.plays.multiply(refused), dtype=np.float32)
+    kept.eliminate_zeros()
+    if plays is not None:
+        keep = np.asarray(refused[plays.rows, plays.columns]).ravel() == 0
+        plays = Interactions(
+            plays.rows[keep], plays.columns[keep], plays.values[keep], plays.times[keep]
+        )
+    return kept, plays
 
 
 def _charts(results: Mapping[str, Mapping[str, Any]], protocol: Protocol) -> dict[str, str]:

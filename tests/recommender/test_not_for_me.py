@@ -6,7 +6,8 @@ import pytest
 from listening.feedback import feedback_give
 from listening.models import FeedbackKind
 from recommender import publishing, refresh, serving
-from recommender.data import build_matrix
+from recommender.data import build_matrix, listen_events
+from recommender.evaluations import without_refused
 from recommender.training import model_run_create, model_run_train, weigh
 from tests.factories import ArtistFactory, ListenerFactory, ListenFactory, SongFactory
 
@@ -76,3 +77,15 @@ def test_a_refresh_after_not_for_me_refolds_without_the_song(two_circles):
     refuse(ada, song_id=two_circles["a"])
     assert refresh.refresh_listener(ada.pk)
     assert serving.listener_list(ada.pk, "song")["items"][0] == two_circles["d"]
+
+
+def test_an_evaluation_neither_trains_on_nor_scores_a_refused_song(two_circles):
+    refuse(two_circles["ada"], song_id=two_circles["a"])
+    matrix = build_matrix("song")
+    row = matrix.rows_of(np.array([two_circles["ada"].pk]))[0]
+    a = matrix.columns_of(np.array([two_circles["a"]]))[0]
+
+    plays, events = without_refused(matrix, listen_events(matrix))
+    assert plays[row, a] == 0 and plays.nnz == matrix.plays.nnz - 1
+    assert not ((events.rows == row) & (events.columns == a)).any()
+    assert len(events) == len(listen_events(matrix)) - 1
