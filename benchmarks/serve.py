@@ -35,38 +35,63 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5")
 ENDPOINT = "/api/v1/me/recommendations/"
 
 
-def give_accounts(count: int) -> list[str]:
-    """Tokens of `count` random listeners (accounts made once, in bulk, and reused)."""
+def give_accounts(count: int, tokens_file: Path) -> list[str]:
+    """Tokens of `count` random listeners (accounts made once, in bulk, and reused).
+
+    Knox keeps only each token's digest, so the raw tokens are written once to
+    `tokens_file` (the benchmark's own, beside its results, never committed) and read back
+    on later runs; without it, the bench accounts get new tokens."""
     django_setup()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
-    from rest_framework.authtoken.models import Token
+    from django.utils import timezone
+    from knox.crypto import create_token_string, hash_token
+    from knox.models import AuthToken
+    from knox.settings import CONSTANTS, knox_settings
 
     from listening.models import Listener
 
-    tokens = list(
-        Token.objects.filter(user__username__startswith="bench-").values_list("key", flat=True)
-    )
-    if len(tokens) >= count:
-        return tokens[:count]
     User = get_user_model()
-    listener_ids = list(
-        Listener.objects.filter(user__isnull=True)
-        .order_by("?")
-        .values_list("pk", flat=True)[:count]
+    if tokens_file.is_file():
+        saved = tokens_file.read_text().split()
+        live = AuthToken.objects.filter(digest__in=[hash_token(t) for t in saved[:count]])
+        if len(saved) >= count and live.count() == count:
+            return saved[:count]
+    users = list(User.objects.filter(username__startswith="bench-")[:count])
+    if len(users) < count:
+        listener_ids = list(
+            Listener.objects.filter(user__isnull=True)
+            .order_by("?")
+            .values_list("pk", flat=True)[: count - len(users)]
+        )
+        password = make_password(None)  # unusable: these accounts sign in by token only
+        made = User.objects.bulk_create(
+            User(username=f"bench-{listener}", password=password) for listener in listener_ids
+        )
+        listeners = Listener.objects.in_bulk(listener_ids)
+        for user, listener_id in zip(made, listener_ids, strict=True):
+            listeners[listener_id].user = user
+        Listener.objects.bulk_update(listeners.values(), ["user"], batch_size=5_000)
+        users += made
+    AuthToken.objects.filter(user__in=users).delete()
+    tokens = [create_token_string() for _ in users]
+    expiry = timezone.now() + knox_settings.TOKEN_TTL
+    AuthToken.objects.bulk_create(
+        (
+            AuthToken(
+                digest=hash_token(token),
+                token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH],
+                user=user,
+                expiry=expiry,
+            )
+            for token, user in zip(tokens, users, strict=True)
+        ),
+        batch_size=5_000,
     )
-    password = make_password(None)  # unusable: these accounts sign in by token only
-    users = User.objects.bulk_create(
-        User(username=f"bench-{listener}", password=password) for listener in listener_ids
-    )
-    listeners = Listener.objects.in_bulk(listener_ids)
-    for user, listener_id in zip(users, listener_ids, strict=True):
-        listeners[listener_id].user = user
-    Listener.objects.bulk_update(listeners.values(), ["user"], batch_size=5_000)
-    Token.objects.bulk_create(Token(key=Token.generate_key(), user=user) for user in users)
-    return list(
-        Token.objects.filter(user__username__startswith="bench-").values_list("key", flat=True)
-    )[:count]
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text("\n".join(tokens))
+    tokens_file.chmod(0o600)
+    return tokens
 
 
 def free_port() -> int:
@@ -148,7 +173,7 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ["REDIS_URL"] = REDIS_URL
-    tokens = give_accounts(args.accounts)
+    tokens = give_accounts(args.accounts, ROOT / "var" / "bench-serve-tokens.txt")
     redis.Redis.from_url(REDIS_URL).flushdb()  # the benchmark's own Redis db: start cold
     from recommender.models import RecommendationSet
 

@@ -6,6 +6,7 @@ in-process, a local-memory cache. `DATABASE_URL` switches to PostgreSQL and
 `.env.example` documents every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,7 +48,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed at rest, expiring, one per device (replaces rest_framework.authtoken).
+    "knox",
+    # Failed sign-ins counted by account and by address (the sign-in page, the token API).
+    "axes",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -70,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "web.urls"
@@ -184,7 +190,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: the one hook every password change passes (web/accounts.py).
+    {"NAME": "web.accounts.RevokeTokensOnPasswordChange"},
 ]
+# django-axes first: it refuses a locked-out account or address before the password is
+# even checked (so a right password during a lockout is refused too).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (docs/README.md, "Accounts and tokens"): AXES_FAILURE_LIMIT wrong
+# passwords for one account (from anywhere), or from one address (for any account), lock
+# that account or address out for AXES_COOLOFF_TIME; every attempt during the lockout
+# starts the cool-off again, so a guesser who keeps going stays out (the backoff). A right
+# password clears the account's count. Attempts are rows in the database (the admin lists
+# them; `manage.py axes_reset_username NAME` unlocks one), in both ways of running.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_CALLABLE = "web.accounts.lockout_response"
+# The address is the connection's (REMOTE_ADDR), never a header a client can forge.
+AXES_CLIENT_IP_CALLABLE = "web.accounts.client_address"
+# API tokens (django-rest-knox): stored as SHA-512 digests, valid for API_TOKEN_DAYS.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_DAYS", default=30)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -213,7 +246,7 @@ STORAGES = {
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -222,10 +255,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "web.api.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "web.api.throttles.TolerantAnonRateThrottle",
-        "web.api.throttles.TolerantUserRateThrottle",
-    ],
+    # One limiter for DRF and the ready first page (web/ratelimit.py): "user" by account,
+    # "anon" by address, in a sliding window.
+    "DEFAULT_THROTTLE_CLASSES": ["web.api.throttles.ApiRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/minute"),
         "user": env.str("API_THROTTLE_USER", default="1200/minute"),

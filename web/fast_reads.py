@@ -2,22 +2,26 @@
 
 A mobile client asks for its first page of suggestions far more often than for anything
 else, so that one request is answered with no database query and no DRF machinery. When
-DRF has answered a token's first-page request, the rendered bytes are kept under the token
-(with the set they came from); the next identical request with that token is counted
-against the rate limit and answered from them. The entry is deleted when the listener's
-list is refreshed, when the token is deleted, and when the account changes (deactivated,
-deleted); it names its set, so a publication moves every reader on; and it expires after
-TOKEN_SECONDS whatever happens. Anything else — no token, a session, query parameters
-other than `level`, a cache miss, the cache down — falls through to the DRF view, which
-authenticates against the database and answers as before.
+DRF has answered a token's first-page request, the rendered bytes are kept under the
+token's digest (knox's SHA-512 of it, the value its table stores: no raw token ever names a
+key) with the set they came from, the account and the token's expiry; the next identical
+request with that token is counted by the one rate limiter (web/ratelimit.py, by account)
+and answered from them. The entry is deleted when the listener's list is refreshed, when
+the token is deleted (signing out, signing out everywhere, a password change, knox's
+expiry clean-up), and when the account changes (deactivated, deleted); it is not used past
+the token's expiry; it names its set, so a publication moves every reader on; and it
+expires after TOKEN_SECONDS whatever happens. Anything else — no token, a token not shaped
+as knox makes them, a session, query parameters other than `level`, a cache miss, the
+cache down — falls through to the DRF view, which authenticates against the database and
+answers as before.
 
-With Redis the path is one round trip (the page and the rate count in one pipeline) on one
-client per process: Django's cache API builds a new Redis client object for every call,
-which costs more than the round trip itself.
+With Redis the path is two round trips (the page, then the rate count) on one client per
+process: Django's cache API builds a new Redis client object for every call, which costs
+more than the round trip itself.
 """
 
-import json
 import pickle
+import re
 import time
 
 import redis
@@ -26,45 +30,56 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.http import HttpRequest, HttpResponse
-from rest_framework.authtoken.models import Token
-from rest_framework.throttling import SimpleRateThrottle
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from musicsite.safe_cache import attempt
 from recommender import serving
 from recommender.events import active_set_changed, lists_changed
+from web import ratelimit
 
 TOKEN_SECONDS = 300
 ACTIVE_SET_MEMO_SECONDS = 2.0
 LEVELS = ("song", "artist")
+# What knox issues (hex; 40 characters for tokens carried over from DRF's authtoken): any
+# other header is left to DRF to refuse, and never hashed into a key.
+TOKEN_SHAPE = re.compile(r"Token ([0-9a-f]{40,64})")
 _active_memo: dict[str, float | int | None] = {"until": 0.0, "id": None}
 _client: redis.Redis | None = None
 
 
-def page_key(token: str, level: str) -> str:
-    return f"auth:first-page:{token}:{level}"
+def page_key(digest: str, level: str) -> str:
+    return f"auth:first-page:{digest}:{level}"
 
 
-def remember_page(token: str, level: str, set_id: int, body: bytes) -> None:
+def remember_page(token: AuthToken, level: str, set_id: int, body: bytes) -> None:
     """Keep what DRF rendered for this token's first page of `set_id`."""
-    attempt("set", page_key(token, level), (set_id, body), TOKEN_SECONDS)
+    expiry = token.expiry.timestamp() if token.expiry else None
+    entry = (set_id, token.user_id, expiry, body)
+    attempt("set", page_key(token.digest, level), entry, TOKEN_SECONDS)
 
 
-def forget_pages(tokens) -> None:
-    attempt("delete_many", [page_key(token, level) for token in tokens for level in LEVELS])
+def forget_pages(digests) -> None:
+    keys = [page_key(digest, level) for digest in digests for level in LEVELS]
+    if keys:
+        attempt("delete_many", keys)
 
 
 def forget_pages_of_listener(sender=None, *, listener_id: int, **kwargs) -> None:
     """The listener's list changed: their account's ready pages go."""
-    forget_pages(Token.objects.filter(user__listener__id=listener_id).values_list("key", flat=True))
+    forget_pages(
+        AuthToken.objects.filter(user__listener__id=listener_id).values_list("digest", flat=True)
+    )
 
 
 def forget_tokens_of(sender, instance, **kwargs) -> None:
     """Signal receiver: a deleted token, or a changed or deleted account, loses its ready
-    pages at once (an inactive user must not keep reading through the cache)."""
-    if isinstance(instance, Token):
-        forget_pages([instance.key])
+    pages at once (a revoked token or an inactive user must not keep reading through the
+    cache). A queryset delete (sign out everywhere) sends this for every token too."""
+    if isinstance(instance, AuthToken):
+        forget_pages([instance.digest])
     else:
-        forget_pages(Token.objects.filter(user_id=instance.pk).values_list("key", flat=True))
+        forget_pages(AuthToken.objects.filter(user_id=instance.pk).values_list("digest", flat=True))
 
 
 def is_first_page(query: dict) -> str | None:
@@ -96,7 +111,7 @@ def connect() -> None:
     user = get_user_model()
     lists_changed.connect(forget_pages_of_listener, dispatch_uid="fast-reads-lists")
     active_set_changed.connect(forget_active_set_memo, dispatch_uid="fast-reads-set")
-    post_delete.connect(forget_tokens_of, sender=Token, dispatch_uid="fast-reads-token")
+    post_delete.connect(forget_tokens_of, sender=AuthToken, dispatch_uid="fast-reads-token")
     post_save.connect(forget_tokens_of, sender=user, dispatch_uid="fast-reads-user")
     pre_delete.connect(forget_tokens_of, sender=user, dispatch_uid="fast-reads-gone")
 
@@ -111,64 +126,44 @@ def _redis() -> redis.Redis | None:
     return _client
 
 
-def _rate() -> tuple[int, int]:
-    """(requests allowed, per seconds) at the API's user rate."""
-    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"]
-    return SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type, return-value]
-
-
-def _read(token: str, level: str, period: int) -> tuple[tuple[int, bytes] | None, int] | None:
-    """((set id, page bytes) or None, requests in this rate window) for the token; None
-    when the cache fails. Counting a token counts its user: an account has one token."""
-    window = cache.make_key(f"throttle:fast:{token}:{int(time.time() // period)}")
+def _read(digest: str, level: str) -> tuple | None:
+    """(set id, user id, expiry timestamp or None, page bytes) kept for the token, or None
+    (not kept, or the cache failing: DRF's path copes with both)."""
     client = _redis()
     if client is None:  # the cache API (the embedded default's local memory)
-        started = attempt("add", window, 1, period, default=True)
-        count = 1 if started else attempt("incr", window, default=1)
-        return attempt("get", page_key(token, level)), count
+        return attempt("get", page_key(digest, level))
     try:
-        pipe = client.pipeline(transaction=False)
-        pipe.get(cache.make_key(page_key(token, level)))
-        pipe.incr(window)
-        pipe.expire(window, period)
-        page, count, _ = pipe.execute()
+        page = client.get(cache.make_key(page_key(digest, level)))
     except redis.RedisError:
-        return None  # DRF's path copes with the cache being down
-    return (pickle.loads(page) if page is not None else None), count  # Django's pickling
-
-
-def _throttled(wait: int) -> HttpResponse:
-    error = {
-        "status": 429,
-        "code": "throttled",
-        "message": f"Request was throttled. Expected available in {wait} seconds.",
-    }
-    response = HttpResponse(
-        json.dumps({"error": error}), status=429, content_type="application/json"
-    )
-    response["Retry-After"] = str(wait)
-    return response
+        return None
+    return pickle.loads(page) if page is not None else None  # Django's pickling
 
 
 def fast_response(request: HttpRequest) -> HttpResponse | None:
     """The ready first page for a token request, or None to let DRF answer."""
     if request.method != "GET":
         return None
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Token "):
+    shaped = TOKEN_SHAPE.fullmatch(request.headers.get("Authorization", ""))
+    if shaped is None:
         return None
     level = is_first_page(request.GET.dict())
     if level is None:
         return None
-    allowed, period = _rate()
-    found = _read(header[6:].strip(), level, period)
-    if found is None or found[0] is None:
+    found = _read(hash_token(shaped.group(1)), level)
+    if found is None:
         return None
-    (set_id, body), count = found
+    set_id, user_id, expiry, body = found
     if set_id != _active_set_id():
         return None  # from a set no longer active: DRF renders the new one
-    if count > allowed:
-        return _throttled(int(period - time.time() % period) + 1)
+    if expiry is not None and expiry <= time.time():
+        return None  # expired: knox refuses it (and deletes it) on DRF's path
+    limit, period = ratelimit.rate_for(authenticated=True)
+    decision = ratelimit.hit(ratelimit.client_key(request, user_id), limit, period)
+    if decision is not None and not decision.allowed:
+        return ratelimit.throttled_response(decision)
     response = HttpResponse(body, content_type="application/json")
     response["Vary"] = "Accept"  # as DRF's own answer says
+    if decision is not None:
+        for name, value in decision.headers().items():
+            response[name] = value
     return response

@@ -12,7 +12,9 @@ from . import fast_reads, health
 class ReadyPagesMiddleware:
     """GET /api/v1/me/recommendations/ with a token whose first page is ready in the cache
     is answered here (see fast_reads), after the security middleware and before sessions,
-    CSRF, auth and messages, which that answer does not use. Everything else passes on."""
+    CSRF, auth and messages, which that answer does not use. Everything else passes on,
+    and comes back with the rate limiter's RateLimit-* headers when DRF counted it (the
+    fast path sets its own), so both paths answer with the same headers."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -25,7 +27,12 @@ class ReadyPagesMiddleware:
             ready = fast_reads.fast_response(request)
             if ready is not None:
                 return ready
-        return self.get_response(request)
+        response = self.get_response(request)
+        decision = getattr(request, "rate_limit", None)
+        if decision is not None:
+            for name, value in decision.headers().items():
+                response.setdefault(name, value)
+        return response
 
 
 class HealthChecksMiddleware:

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
 from . import (
@@ -13,11 +12,12 @@ from . import (
     listening_pages,
     operations,
 )
-from .accounts import signup
+from .accounts import sign_out_everywhere, signup
 from .api.catalog import ArtistViewSet, ChartsView, SongViewSet
 from .api.errors import api_not_found
 from .api.listening import MyFeedbackView, MyListensView
 from .api.recommendations import MyRecommendationsView
+from .api.tokens import LogoutAllView, LogoutView, TokenView
 from .home import home
 
 router = SimpleRouter()
@@ -25,7 +25,9 @@ router.register("songs", SongViewSet, basename="song")
 router.register("artists", ArtistViewSet, basename="artist")
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="token"),
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("auth/logout-all/", LogoutAllView.as_view(), name="logout-all"),
     path("me/recommendations/", MyRecommendationsView.as_view(), name="my-recommendations"),
     path("me/listens/", MyListensView.as_view(), name="my-listens"),
     path("me/feedback/", MyFeedbackView.as_view(), name="my-feedback"),
@@ -57,6 +59,7 @@ staff = [
 urlpatterns = [
     path("", home, name="home"),
     path("accounts/signup/", signup, name="signup"),
+    path("accounts/sign-out-everywhere/", sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("search/", catalog_pages.search, name="search"),
     path("songs/<int:song_id>/", catalog_pages.song_page, name="song"),

@@ -53,7 +53,7 @@ def test_a_worker_killed_while_training_leaves_an_honest_failure_and_the_active_
 def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     own_redis, tmp_path, settings
 ):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from catalog.models import Song
     from listening.models import Listen, Listener
@@ -72,7 +72,7 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
     listener = Listener.objects.filter(user__isnull=True).order_by("pk").first()
     listener.user = user
     listener.save()
-    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api = Client(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     assert api.get("/api/v1/me/recommendations/").status_code == 200  # cached now
 
     own_redis.stop()
@@ -98,7 +98,7 @@ def test_with_redis_stopped_pages_and_the_api_serve_and_listens_are_kept(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_refreshes_asked_for_while_redis_is_down_run_once_it_is_back(own_redis, tmp_path):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from catalog.models import Song
     from listening.models import Listener
@@ -112,7 +112,7 @@ def test_refreshes_asked_for_while_redis_is_down_run_once_it_is_back(own_redis, 
     listener = Listener.objects.filter(user__isnull=True).order_by("pk").first()
     listener.user = user
     listener.save()
-    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api = Client(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     row = ListenerRecommendations.objects.filter(
         recommendation_set_id=active, listener=listener, level="song"
     )

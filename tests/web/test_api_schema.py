@@ -7,8 +7,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework import throttling
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -32,11 +31,11 @@ UNLIMITED = {"anon": "1000000/minute", "user": "1000000/minute"}
 
 
 @pytest.fixture
-def published(db, tmp_path, monkeypatch):
+def published(db, tmp_path, settings):
     import_generated(tmp_path, listeners=20, songs=80, listens=1500, seed=3)
     publish_trained("item_knn", top_n=10)
     # Hundreds of generated requests would meet the rate limits, which are not under test.
-    monkeypatch.setattr(throttling.SimpleRateThrottle, "THROTTLE_RATES", UNLIMITED)
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": UNLIMITED}
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def token(published, same_connection) -> str:
     listener = Listener.objects.for_user(user)
     for song in Song.objects.all()[:5]:
         Listen.objects.create(listener=listener, song=song, artist_id=song.artist_id)
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
 
 
 # Loaded when the module is collected: making the schema needs no database.

@@ -2,7 +2,7 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
@@ -104,8 +104,8 @@ class MyRecommendationsView(APIView):
         page = paginator.paginate_queryset(value["results"], request, view=self)
         body = paginator.get_paginated_response(page).data
         data = {key: v for key, v in value.items() if key != "results"} | body
-        if isinstance(request.auth, Token) and fast_reads.is_first_page(request.GET.dict()):
+        if isinstance(request.auth, AuthToken) and fast_reads.is_first_page(request.GET.dict()):
             # Kept, for the next identical request with this token (see fast_reads).
             body = JSONRenderer().render(data)
-            fast_reads.remember_page(request.auth.key, level, value["set"], body)
+            fast_reads.remember_page(request.auth, level, value["set"], body)
         return Response(data)

@@ -1,25 +1,28 @@
-"""DRF's rate limits, counted in the cache, but never a reason to fail a request: with the
-cache down, requests are let through (and it is logged) rather than answered with a 500."""
+"""DRF's door to the one rate limiter (web/ratelimit.py): the same counts, headers and 429
+body as the ready first page, never a reason to fail a request (with the cache down the
+request is let through, and it is logged)."""
 
-import logging
+from rest_framework.throttling import BaseThrottle
 
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
-
-log = logging.getLogger(__name__)
+from web import ratelimit
 
 
-class _Tolerant:
+class ApiRateThrottle(BaseThrottle):
+    """The user rate for a signed-in caller (counted by account, whichever token or session
+    it uses), the anonymous rate by address otherwise."""
+
     def allow_request(self, request, view) -> bool:
-        try:
-            return super().allow_request(request, view)  # type: ignore[misc]
-        except Exception:  # the cache is down: serve without counting
-            log.warning("rate limit not checked: the cache is unavailable", exc_info=True)
+        user = request.user
+        authenticated = bool(user and user.is_authenticated)
+        limit, period = ratelimit.rate_for(authenticated=authenticated)
+        key = ratelimit.client_key(request, user.pk if authenticated else None)
+        decision = ratelimit.hit(key, limit, period)
+        if decision is None:
             return True
+        # The middleware (web/middleware.py) puts the RateLimit-* headers on the answer.
+        request._request.rate_limit = decision
+        self.decision = decision
+        return decision.allowed
 
-
-class TolerantAnonRateThrottle(_Tolerant, AnonRateThrottle):
-    pass
-
-
-class TolerantUserRateThrottle(_Tolerant, UserRateThrottle):
-    pass
+    def wait(self) -> float | None:
+        return self.decision.retry_after
