@@ -37,13 +37,13 @@ from musicsite.safe_cache import attempt
 from recommender import serving
 from recommender.events import active_set_changed, lists_changed
 from web import ratelimit
+from web.api.authentication import TOKEN_PATTERN
 
 TOKEN_SECONDS = 300
 ACTIVE_SET_MEMO_SECONDS = 2.0
 LEVELS = ("song", "artist")
-# What knox issues (hex; 40 characters for tokens carried over from DRF's authtoken): any
-# other header is left to DRF to refuse, and never hashed into a key.
-TOKEN_SHAPE = re.compile(r"Token ([0-9a-f]{40,64})")
+# Any other header is left to DRF to refuse, and never hashed into a key.
+TOKEN_SHAPE = re.compile(rf"Token ({TOKEN_PATTERN})")
 _active_memo: dict[str, float | int | None] = {"until": 0.0, "id": None}
 _client: redis.Redis | None = None
 

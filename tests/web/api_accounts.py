@@ -20,7 +20,7 @@ def api_account(name: str, songs, *, session: bool = False) -> tuple[APIClient, 
     )
     client = APIClient()
     if session:
-        client.login(username=name, password=PASSWORD)
+        client.force_login(user)
     token = client.post(
         reverse("api-v1:token"), {"username": name, "password": PASSWORD}, format="json"
     ).json()["token"]

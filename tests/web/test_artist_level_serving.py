@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -64,7 +65,7 @@ def test_the_song_list_and_the_home_page_show_songs_of_the_recommended_artists(c
     assert len(set(firsts)) == len(firsts)
 
     browser = Client()
-    browser.login(username="ann", password=PASSWORD)
+    browser.login(request=HttpRequest(), username="ann", password=PASSWORD)  # for axes
     page = browser.get(reverse("home")).content.decode()
     assert "No suggestions are published yet" not in page
     shown = [int(song) for song in re.findall(r'data-song="(\d+)"', page)]

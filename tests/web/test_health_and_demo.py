@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.http import HttpRequest
 from django.urls import reverse
 
 from listening.models import ImportBatch, Listener
@@ -50,7 +51,8 @@ def test_demo_setup_loads_data_and_a_staff_login_with_a_rich_history(client, cap
         Listener.objects.filter(is_flagged=False).annotate(n=Count("listens")).order_by("-n")[0]
     )
     assert demo.listener == busiest
-    assert client.login(username="demo", password="listen-to-more-music")
+    # django-axes needs a request to count the attempt by.
+    assert client.login(request=HttpRequest(), username="demo", password="listen-to-more-music")
     assert client.get(reverse("admin:index")).status_code == 200
     suggestions = client.get(reverse("api-v1:my-recommendations")).json()
     assert suggestions["model"] in ("item_knn", "rp3beta", "als") and suggestions["results"]

@@ -9,7 +9,6 @@ so django-axes counts the failures and locks out by account and by address (docs
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from web.accounts import TOKENS_PER_ACCOUNT, lockout_seconds, tokens_trim
+from web.api.authentication import ShapedTokenAuthentication
 
 TOKEN = inline_serializer(
     "Token",
@@ -61,7 +61,7 @@ class TokenView(APIView):
 class LogoutView(KnoxLogoutView):
     """POST: the token this request carries stops working at once."""
 
-    authentication_classes = (TokenAuthentication,)
+    authentication_classes = (ShapedTokenAuthentication,)
 
     @extend_schema(tags=["auth"], request=None, responses={204: None})
     def post(self, request, format=None):
@@ -72,7 +72,7 @@ class LogoutAllView(KnoxLogoutAllView):
     """POST: every token of the account stops working at once (every device signs in
     again)."""
 
-    authentication_classes = (TokenAuthentication,)
+    authentication_classes = (ShapedTokenAuthentication,)
 
     @extend_schema(tags=["auth"], request=None, responses={204: None})
     def post(self, request, format=None):
