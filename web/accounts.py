@@ -30,7 +30,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         Listener.objects.for_user(user)
-        login(request, user)
+        # The account was just made with this password: no sign-in to count for axes.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("onboarding")
     return render(request, "registration/signup.html", {"form": form})
 

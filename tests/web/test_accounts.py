@@ -248,3 +248,21 @@ def test_old_drf_tokens_carried_over_keep_working_until_knox_expires_them(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {old}")
     assert client.get("/api/v1/me/listens/").status_code == 200
+
+
+def test_no_log_line_carries_a_token_or_a_password(published, caplog):
+    caplog.set_level("DEBUG")
+    UserFactory(username="ned", password=PASSWORD)
+    token = sign_in("ned", PASSWORD).json()["token"]
+    sign_in("ned", "a wrong password")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client.get(FIRST_PAGE)
+    client.get(FIRST_PAGE)
+    APIClient().get(FIRST_PAGE, HTTP_AUTHORIZATION="Token " + "e" * 64)
+    client.post("/api/v1/auth/logout/")
+    client.get(FIRST_PAGE)  # refused, and logged as a 401
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Unauthorized" in logged  # the requests were logged...
+    for secret in (token, token[:15], "e" * 64, PASSWORD, "a wrong password"):
+        assert secret not in logged  # ...without what authenticated them
