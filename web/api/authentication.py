@@ -2,6 +2,7 @@
 
 import re
 
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -19,3 +20,9 @@ class ShapedTokenAuthentication(TokenAuthentication):
         if not _TOKEN.fullmatch(token):
             raise AuthenticationFailed("Invalid token.")
         return super().authenticate_credentials(token)
+
+
+class ShapedTokenScheme(KnoxTokenScheme):
+    """The schema's word for it: knox's `Authorization: Token <token>`."""
+
+    target_class = ShapedTokenAuthentication

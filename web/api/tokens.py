@@ -36,13 +36,13 @@ class TokenView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    class InputSerializer(serializers.Serializer):
+    class SignInSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
-    @extend_schema(tags=["auth"], request=InputSerializer, responses={200: TOKEN})
+    @extend_schema(tags=["auth"], request=SignInSerializer, responses={200: TOKEN})
     def post(self, request):
-        given = self.InputSerializer(data=request.data)
+        given = self.SignInSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         user = authenticate(request._request, **given.validated_data)
         if getattr(request._request, "axes_locked_out", False):
