@@ -15,12 +15,15 @@ as knox makes them, a session, query parameters other than `level`, a cache miss
 cache down — falls through to the DRF view, which authenticates against the database and
 answers as before.
 
-With Redis the path is two round trips (the page, then the rate count) on one client per
-process: Django's cache API builds a new Redis client object for every call, which costs
-more than the round trip itself.
+With Redis the path is one round trip on one client per process (Django's cache API builds
+a new Redis client object for every call, which costs more than the round trip itself): a
+Lua script reads the entry (a hash: account, set, expiry, bytes), checks its set and expiry
+and counts the request with the rate limiter's own Lua, under the account's key — a key
+the script builds from the entry, so it assumes one Redis, not a cluster. In local memory
+the same steps run through the cache API.
 """
 
-import pickle
+import logging
 import re
 import time
 
@@ -45,6 +48,26 @@ LEVELS = ("song", "artist")
 # Any other header is left to DRF to refuse, and never hashed into a key.
 TOKEN_SHAPE = re.compile(rf"Token ({TOKEN_PATTERN})")
 _active_memo: dict[str, float | int | None] = {"until": 0.0, "id": None}
+log = logging.getLogger(__name__)
+
+# KEYS: the entry. ARGV: limit, period, seconds into the window, this window, the previous
+# window, the rate keys' prefix up to the account id, the active set, now. False when the
+# entry cannot answer (missing, another set, expired: nothing counted, DRF answers and
+# counts); else {allowed, this window's count, the previous one's, account, bytes}.
+_READY_SCRIPT = (
+    ratelimit.LUA_LIMIT
+    + """
+local entry = redis.call('HMGET', KEYS[1], 'user', 'set', 'expiry', 'body')
+local user = entry[1]
+if not user or entry[2] ~= ARGV[7] then return false end
+if entry[3] ~= '' and tonumber(entry[3]) <= tonumber(ARGV[8]) then return false end
+local base = ARGV[6] .. user .. ':' .. ARGV[2] .. ':'
+local counted = limit_hit(base .. ARGV[4], base .. ARGV[5], tonumber(ARGV[1]),
+                          tonumber(ARGV[2]), tonumber(ARGV[3]))
+return {counted[1], counted[2], counted[3], user, entry[4]}
+"""
+)
+_script = None
 _client: redis.Redis | None = None
 
 
@@ -55,8 +78,21 @@ def page_key(digest: str, level: str) -> str:
 def remember_page(token: AuthToken, level: str, set_id: int, body: bytes) -> None:
     """Keep what DRF rendered for this token's first page of `set_id`."""
     expiry = token.expiry.timestamp() if token.expiry else None
-    entry = (set_id, token.user_id, expiry, body)
-    attempt("set", page_key(token.digest, level), entry, TOKEN_SECONDS)
+    client = _redis()
+    if client is None:
+        entry = (set_id, token.user_id, expiry, body)
+        attempt("set", page_key(token.digest, level), entry, TOKEN_SECONDS)
+        return
+    key = cache.make_key(page_key(token.digest, level))
+    fields = {"user": token.user_id, "set": set_id, "expiry": expiry or "", "body": body}
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=fields)
+        pipe.expire(key, TOKEN_SECONDS)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("ready page not kept: the cache is unavailable", exc_info=True)
 
 
 def forget_pages(digests) -> None:
@@ -122,21 +158,48 @@ def _redis() -> redis.Redis | None:
     if not settings.REDIS_URL:
         return None
     if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
+        global _script
+        _client, _script = redis.Redis.from_url(settings.REDIS_URL), None
     return _client
 
 
-def _read(digest: str, level: str) -> tuple | None:
-    """(set id, user id, expiry timestamp or None, page bytes) kept for the token, or None
-    (not kept, or the cache failing: DRF's path copes with both)."""
-    client = _redis()
-    if client is None:  # the cache API (the embedded default's local memory)
-        return attempt("get", page_key(digest, level))
+def _ready_redis(client: redis.Redis, digest: str, level: str):
+    """(decision or None, bytes) from the one round trip, or None to let DRF answer."""
+    global _script
+    if _script is None:
+        _script = client.register_script(_READY_SCRIPT)
+    limit, period = ratelimit.rate_for(authenticated=True)
+    now = time.time()
+    window, elapsed = ratelimit.window_of(now, period)
+    # The script ends the counter's name as ratelimit.counter_key(f"user:{id}", ...) does;
+    # Django's default key function puts its prefix and version before the name.
+    prefix = cache.make_key("ratelimit:user:")
     try:
-        page = client.get(cache.make_key(page_key(digest, level)))
+        found = _script(
+            keys=[cache.make_key(page_key(digest, level))],
+            args=[limit, period, elapsed, window, window - 1, prefix, _active_set_id() or "", now],
+            client=client,
+        )
     except redis.RedisError:
+        return None  # DRF's path copes with the cache being down
+    if not found:
         return None
-    return pickle.loads(page) if page is not None else None  # Django's pickling
+    allowed, current, previous, _, body = found
+    return ratelimit.decide(allowed, int(current), int(previous), limit, period, elapsed), body
+
+
+def _ready_local(request: HttpRequest, digest: str, level: str):
+    """The same steps through the cache API (the embedded default's local memory)."""
+    found = attempt("get", page_key(digest, level))
+    if found is None:
+        return None
+    set_id, user_id, expiry, body = found
+    if set_id != _active_set_id():
+        return None  # from a set no longer active: DRF renders the new one
+    if expiry is not None and expiry <= time.time():
+        return None  # expired: knox refuses it (and deletes it) on DRF's path
+    limit, period = ratelimit.rate_for(authenticated=True)
+    return ratelimit.hit(ratelimit.client_key(request, user_id), limit, period), body
 
 
 def fast_response(request: HttpRequest) -> HttpResponse | None:
@@ -149,16 +212,16 @@ def fast_response(request: HttpRequest) -> HttpResponse | None:
     level = is_first_page(request.GET.dict())
     if level is None:
         return None
-    found = _read(hash_token(shaped.group(1)), level)
-    if found is None:
+    digest = hash_token(shaped.group(1))
+    client = _redis()
+    ready = (
+        _ready_local(request, digest, level)
+        if client is None
+        else _ready_redis(client, digest, level)
+    )
+    if ready is None:
         return None
-    set_id, user_id, expiry, body = found
-    if set_id != _active_set_id():
-        return None  # from a set no longer active: DRF renders the new one
-    if expiry is not None and expiry <= time.time():
-        return None  # expired: knox refuses it (and deletes it) on DRF's path
-    limit, period = ratelimit.rate_for(authenticated=True)
-    decision = ratelimit.hit(ratelimit.client_key(request, user_id), limit, period)
+    decision, body = ready
     if decision is not None and not decision.allowed:
         return ratelimit.throttled_response(decision)
     response = HttpResponse(body, content_type="application/json")

@@ -32,21 +32,27 @@ from rest_framework.exceptions import Throttled
 
 log = logging.getLogger(__name__)
 
-# KEYS: this window's counter, the previous one's. ARGV: limit, period, seconds into this
-# window. Returns {allowed (0/1), this window's count after the request}.
-_SCRIPT = """
-local limit = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local elapsed = tonumber(ARGV[3])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if previous * (period - elapsed) / period + current + 1 > limit then
-  return {0, current, previous}
+# The limiter in Lua, shared by the scripts that count (here, and the ready page's in
+# fast_reads): {allowed (0/1), this window's count after the request, the previous one's}.
+LUA_LIMIT = """
+local function limit_hit(current_key, previous_key, limit, period, elapsed)
+  local current = tonumber(redis.call('GET', current_key) or '0')
+  local previous = tonumber(redis.call('GET', previous_key) or '0')
+  if previous * (period - elapsed) / period + current + 1 > limit then
+    return {0, current, previous}
+  end
+  current = redis.call('INCR', current_key)
+  redis.call('EXPIRE', current_key, period * 2)
+  return {1, current, previous}
 end
-current = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], period * 2)
-return {1, current, previous}
 """
+# KEYS: this window's counter, the previous one's. ARGV: limit, period, seconds into it.
+_SCRIPT = (
+    LUA_LIMIT
+    + """
+return limit_hit(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+"""
+)
 
 _lock = threading.Lock()
 _client: dict[str, object] = {}  # url -> (client, script): one per process
@@ -91,7 +97,18 @@ def client_key(request: HttpRequest, user_id: int | None) -> str:
     return f"addr:{request.META.get('REMOTE_ADDR', '')}"
 
 
-def _decide(allowed, current, previous, limit, period, elapsed) -> Decision:
+def window_of(now: float, period: int) -> tuple[int, float]:
+    """(the fixed window `now` falls in, seconds into it)."""
+    window = int(now // period)
+    return window, now - window * period
+
+
+def counter_key(key: str, period: int, window: int) -> str:
+    return f"ratelimit:{key}:{period}:{window}"
+
+
+def decide(allowed, current, previous, limit, period, elapsed) -> Decision:
+    """The decision, its remaining count and its waits, from what the counters said."""
     weight = (period - elapsed) / period
     used = previous * weight + current
     remaining = max(0, math.floor(limit - used))
@@ -118,17 +135,16 @@ def _redis():
         connection = redis.Redis.from_url(url)
         _client.clear()
         _client[url] = (connection, connection.register_script(_SCRIPT))
-    return _client[url]
+    return _client[url]  # type: ignore[return-value]
 
 
 def hit(key: str, limit: int, period: int, *, now: float | None = None) -> Decision | None:
     """Count one request for `key` against `limit` per `period` seconds, unless that would
     pass the limit; None when the cache cannot be reached (let it through)."""
     now = time.time() if now is None else now
-    window = int(now // period)
-    elapsed = now - window * period
-    current_key = f"ratelimit:{key}:{period}:{window}"
-    previous_key = f"ratelimit:{key}:{period}:{window - 1}"
+    window, elapsed = window_of(now, period)
+    current_key = counter_key(key, period, window)
+    previous_key = counter_key(key, period, window - 1)
     if settings.REDIS_URL:
         try:
             _, script = _redis()
@@ -139,7 +155,7 @@ def hit(key: str, limit: int, period: int, *, now: float | None = None) -> Decis
         except redis.RedisError:
             log.warning("rate limit not checked: the cache is unavailable", exc_info=True)
             return None
-        return _decide(allowed, int(current), int(previous), limit, period, elapsed)
+        return decide(allowed, int(current), int(previous), limit, period, elapsed)
     with _lock:  # the local-memory cache lives in this process: a lock makes it atomic
         try:
             current = cache.get(current_key, 0)
@@ -151,7 +167,7 @@ def hit(key: str, limit: int, period: int, *, now: float | None = None) -> Decis
         except Exception:
             log.warning("rate limit not checked: the cache is unavailable", exc_info=True)
             return None
-    return _decide(allowed, current, previous, limit, period, elapsed)
+    return decide(allowed, current, previous, limit, period, elapsed)
 
 
 def throttled_message(wait: int) -> str:
