@@ -266,3 +266,23 @@ def test_no_log_line_carries_a_token_or_a_password(published, caplog):
     assert "Unauthorized" in logged  # the requests were logged...
     for secret in (token, token[:15], "e" * 64, PASSWORD, "a wrong password"):
         assert secret not in logged  # ...without what authenticated them
+
+
+def test_a_sign_in_past_the_device_limit_revokes_the_oldest_token(db):
+    from web.accounts import TOKENS_PER_ACCOUNT
+
+    user = UserFactory(username="oda", password=PASSWORD)
+    tokens = [sign_in("oda", PASSWORD).json()["token"] for _ in range(TOKENS_PER_ACCOUNT + 1)]
+    assert AuthToken.objects.filter(user=user).count() == TOKENS_PER_ACCOUNT
+    first, last = APIClient(), APIClient()
+    first.credentials(HTTP_AUTHORIZATION=f"Token {tokens[0]}")
+    last.credentials(HTTP_AUTHORIZATION=f"Token {tokens[-1]}")
+    assert first.get("/api/v1/me/listens/").status_code == 401
+    assert last.get("/api/v1/me/listens/").status_code == 200
+
+
+@pytest.mark.parametrize("username", ["a" * 10_000, "a\x00b", ""])
+def test_hostile_sign_ins_on_the_page_get_a_form_message(db, username):
+    response = page_sign_in(username, "x")
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
