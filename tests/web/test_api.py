@@ -320,6 +320,9 @@ def test_anonymous_clients_are_throttled_with_the_error_body(catalogue, settings
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     from rest_framework import throttling
 
+    # DRF reads the rates into a class attribute once; put back the one from before (the
+    # overridden settings are still in force in `finally`, so reading them would keep 2/minute).
+    previous = throttling.AnonRateThrottle.THROTTLE_RATES
     throttling.AnonRateThrottle.THROTTLE_RATES = rates
     try:
         client = APIClient()
@@ -327,9 +330,7 @@ def test_anonymous_clients_are_throttled_with_the_error_body(catalogue, settings
         assert codes == [200, 200, 429]
         assert client.get(reverse("api-v1:charts")).json()["error"]["code"] == "throttled"
     finally:
-        from rest_framework.settings import api_settings
-
-        throttling.AnonRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        throttling.AnonRateThrottle.THROTTLE_RATES = previous
 
 
 def test_the_openapi_schema_and_docs_are_served(catalogue):
