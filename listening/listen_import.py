@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -105,9 +106,13 @@ def cleaning_config(*, since: str | None = None) -> CleaningConfig:
     window's start from `settings.LISTENING_EARLIEST_PLAY`, and an import's own `since`
     (`import_listens --since`, the upload form) over both."""
     overrides = dict(getattr(settings, "LISTENING_CLEANING", {}))
-    earliest = since or getattr(settings, "LISTENING_EARLIEST_PLAY", None)
-    if earliest:
-        overrides["earliest_play"] = parse_earliest_play(earliest)
+    if since:
+        overrides["earliest_play"] = parse_earliest_play(since)
+    elif getattr(settings, "LISTENING_EARLIEST_PLAY", None):
+        try:
+            overrides["earliest_play"] = parse_earliest_play(settings.LISTENING_EARLIEST_PLAY)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"LISTENING_EARLIEST_PLAY: {error}") from None
     return CleaningConfig(**overrides)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.utils import timezone
 
 from .ingest.archives import ArchiveRefused, UploadBudget, archive_kind, unpack
@@ -177,7 +178,10 @@ def listen_upload_files(batch) -> list[Path]:
     """
     if not batch.upload:
         return []
-    plays = Path(batch.upload.path)
+    try:
+        plays = Path(batch.upload.path)
+    except SuspiciousFileOperation:  # a stored name that climbs out of MEDIA_ROOT
+        return []
     folder = plays.parent
     owned = (
         folder.is_dir()

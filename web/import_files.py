@@ -10,6 +10,7 @@ else they answer 404, as if there were no such file: a batch's id says nothing.
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
@@ -41,9 +42,11 @@ def import_rejected(request: HttpRequest, batch_id: int) -> FileResponse:
     batch = _batch_for(request, batch_id)
     if not batch.rejected_file:
         raise Http404("No rejected rows for this import.")
-    return _attachment(
-        Path(batch.rejected_file.path), f"import-{batch.pk}-rejected.csv", "text/csv"
-    )
+    try:
+        path = Path(batch.rejected_file.path)
+    except SuspiciousFileOperation:  # a stored name that climbs out of MEDIA_ROOT
+        raise Http404("No such file.") from None
+    return _attachment(path, f"import-{batch.pk}-rejected.csv", "text/csv")
 
 
 def import_upload(request: HttpRequest, batch_id: int, number: int) -> FileResponse:
