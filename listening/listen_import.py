@@ -29,7 +29,7 @@ from .ingest.cleaner import Cleaner
 from .ingest.cleaning import CleaningConfig
 from .ingest.errors import ImportFormatError
 from .ingest.formats import ARTIST_LEVEL_FORMATS, ReadOptions, detect_format, read_chunks
-from .ingest.formats.options import parse_earliest_play
+from .ingest.formats.options import earliest_play_text, parse_earliest_play
 from .ingest.formats.sizing import expected_rows
 from .ingest.listen_writer import ListenWriter
 from .ingest.progress import RowProgress
@@ -88,11 +88,17 @@ def listen_import_create(
     options: dict[str, Any] | None = None,
     created_by=None,
 ) -> ImportBatch:
-    """Record an import to run: a server-side path (file or folder), or an uploaded file."""
+    """Record an import to run: a server-side path (file or folder), or an uploaded file.
+
+    `options["since"]`, the start of this import's time window, is checked and stored as
+    the report will say it (ValueError if it is no date from 1900 to today)."""
+    options = dict(options or {})
+    if options.get("since"):
+        options["since"] = earliest_play_text(parse_earliest_play(options["since"]))
     batch = ImportBatch(
         format=format,
         source_name=str(path) if path else getattr(upload, "name", ""),
-        options=options or {},
+        options=options,
         created_by=created_by,
     )
     if upload is not None:

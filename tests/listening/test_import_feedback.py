@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
+from listening.listen_import import listen_import_create
 from listening.models import ImportBatch, Listen
 from musicsite.jobs import JobStatus
 from tests.listening.fixtures_formats import write_json_lines, write_lines
@@ -160,3 +161,17 @@ def test_the_command_prints_no_empty_table_before_an_error(tmp_path, capsys):
     assert str(raised.value).endswith(
         "listens.jsonl, line 3: is not valid JSON: Unterminated string starting at column 48"
     )
+
+
+@pytest.mark.django_db
+def test_the_celery_task_takes_the_window_from_its_batch(tmp_path):
+    from listening.tasks import listen_import_run as task
+
+    path = ratings(tmp_path / "ratings.csv", old=10)
+    batch = listen_import_create(path=path, options={"columns": MAPPING, "since": "1990-01-01"})
+
+    assert task.delay(batch.pk).get() == JobStatus.SUCCEEDED
+    batch.refresh_from_db()
+    assert (batch.rows_loaded, batch.report["earliest_play"]) == (10, "1990-01-01")
+    with pytest.raises(ValueError, match="since: expected a date"):
+        listen_import_create(path=path, options={"since": "whenever"})

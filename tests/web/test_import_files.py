@@ -134,3 +134,22 @@ def test_a_stored_path_outside_the_media_root_is_never_followed(client, settings
 
     assert [answer.status_code for answer in answers] == [404, 404, 404, 404]
     assert client.get(reverse("import-upload", args=[linked.pk, 0])).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff/imports/99999999999999999999999/upload/0",
+        "/staff/imports/9223372036854775808/rejected.csv",
+        "/staff/imports/1/upload/99999999999999999999999",
+        "/staff/imports/-1/upload/0",
+        "/staff/imports/1/upload/..%2F..%2Fetc%2Fpasswd",
+        "/media/../../etc/passwd",
+        "/media/imports/rejected/batch-1-rejected.csv",
+    ],
+)
+def test_hostile_file_paths_are_a_404_even_for_staff(client, batch, path):
+    client.force_login(StaffFactory())
+
+    assert client.get(path).status_code == 404
