@@ -257,9 +257,9 @@ class _Load:
             failure = report.nothing_loaded()
             if failure:
                 raise NothingLoaded(failure)
-            warning = report.most_rows_warning()
-            if warning:
-                report.warnings.append(warning)
+            report.warnings.extend(
+                filter(None, [report.most_rows_warning(), report.nothing_new_warning()])
+            )
             # Read to the end: done, whatever the count of rows beforehand said.
             self._show_progress(progress, 1.0)
         finally:

@@ -130,6 +130,19 @@ class CleaningReport:
             return None
         return f"WARNING: {self._rejected_by(rule)}"
 
+    def nothing_new_warning(self) -> str | None:
+        """A warning if rows survived cleaning but no listen was added: all of them already
+        in the database (a re-import), or all stored as skips. Not a failure: nothing was
+        wrong with them, but "succeeded" alone would hide that nothing changed."""
+        if self.rows_loaded or self.nothing_loaded():
+            return None
+        counts = {
+            "already imported": self.rules["already_imported"]["rows"],
+            "stored as skips": self.skips_loaded,
+        }
+        said = ", ".join(f"{rows:,} {what}" for what, rows in counts.items() if rows)
+        return "WARNING: no new listen loaded" + (f": {said}" if said else "")
+
     def _dropped_most(self) -> str | None:
         counts = {name: self.rules[name]["rows"] for name in DROPPING_RULES}
         rule = max(counts, key=counts.get)

@@ -175,3 +175,15 @@ def test_the_celery_task_takes_the_window_from_its_batch(tmp_path):
     assert (batch.rows_loaded, batch.report["earliest_play"]) == (10, "1990-01-01")
     with pytest.raises(ValueError, match="since: expected a date"):
         listen_import_create(path=path, options={"since": "whenever"})
+
+
+@pytest.mark.django_db
+def test_a_reimport_that_adds_nothing_succeeds_with_a_warning_saying_so(tmp_path):
+    path = ratings(tmp_path / "ratings.csv", old=0, new=6)
+    first = run(path, columns=MAPPING)
+
+    again = run(path, columns=MAPPING)
+
+    assert (first.status, first.report["warnings"]) == (JobStatus.SUCCEEDED, [])
+    assert again.status == JobStatus.SUCCEEDED
+    assert again.report["warnings"] == ["WARNING: no new listen loaded: 6 already imported"]
