@@ -306,6 +306,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Imports: plays before this date are dropped as time_out_of_range (docs/cleaning.md);
+# one import can set its own (`import_listens --since 1990-01-01`, the upload form).
+LISTENING_EARLIEST_PLAY = env.str("LISTENING_EARLIEST_PLAY", default="2002-01-01")
+
 # --- The recommender's own settings, one namespaced dict (read through recommender.conf) ---
 RECOMMENDER = {
     "TOP_N": env.int("RECOMMENDER_TOP_N", default=50),

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import (
@@ -13,6 +12,7 @@ from . import (
     evaluation_pages,
     exploration_pages,
     health,
+    import_files,
     listening_pages,
     operations,
 )
@@ -46,6 +46,17 @@ staff = [
         exploration_pages.exploration_detail,
         name="exploration-detail",
     ),
+    # Uploaded and rejected rows: people's data, served only here (no public media, ever).
+    path(
+        "imports/<int:batch_id>/rejected.csv",
+        import_files.import_rejected,
+        name="import-rejected",
+    ),
+    path(
+        "imports/<int:batch_id>/upload/<int:number>",
+        import_files.import_upload,
+        name="import-upload",
+    ),
     path("operations/", operations.operations, name="operations"),
     path("operations/act/", operations.operations_action, name="operations-action"),
     path("evaluations/", evaluation_pages.evaluation_list, name="evaluation-list"),
@@ -78,11 +89,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),  # last: whatever no endpoint above matched
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 admin.site.site_header = "musicsite operations"
 admin.site.site_title = "musicsite admin"
