@@ -1,6 +1,9 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3.11
 VENV := .venv
+# Where `make demo` and `make run` serve: `make demo PORT=8001` when 8000 is taken.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 BIN := $(VENV)/bin
 # implicit's and numpy's BLAS must run single-threaded (see musicsite/__init__.py).
 export OPENBLAS_NUM_THREADS := 1
@@ -8,7 +11,7 @@ export OPENBLAS_NUM_THREADS := 1
 .PHONY: help install install-neural demo run worker beat test test-services lint format lock clean
 
 help:
-	@echo "make demo    - install, migrate, create the demo login and start http://127.0.0.1:8000"
+	@echo "make demo    - install, migrate, create the demo login and start http://$(HOST):$(PORT) (PORT=8001 for another)"
 	@echo "make test    - run the whole test suite (SQLite; PostgreSQL/Redis if DATABASE_URL/REDIS_URL are set)"
 	@echo "make lint    - ruff check, format check, and lint-imports (the layers)"
 	@echo "make lock    - re-resolve pyproject.toml's ranges into requirements.lock"
@@ -31,10 +34,10 @@ install-neural: install
 demo: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py demo_setup
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 run: install
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 worker: install
 	$(BIN)/celery -A musicsite worker --loglevel=INFO

@@ -15,9 +15,20 @@ class CappedCountPaginator(Paginator):
     An unfiltered PostgreSQL table reports the planner's row estimate (free); anything
     else counts at most CAP + 1 rows, so a filter matching millions of listens answers as
     fast as one matching ten. Pages past the cap are reached by narrowing the filter.
+    `shown_count` is what the changelist prints: "100,000+" past the cap, "about N" for
+    the estimate, never the CAP + 1 the count stops at.
     """
 
     CAP = 100_000
+    estimated = False
+
+    @property
+    def shown_count(self) -> str:
+        if self.estimated:
+            return f"about {self.count:,}"
+        if self.count > self.CAP:
+            return f"{self.CAP:,}+"
+        return f"{self.count:,}"
 
     @cached_property
     def count(self) -> int:
@@ -31,6 +42,7 @@ class CappedCountPaginator(Paginator):
                 )
                 estimate = cursor.fetchone()[0]
             if estimate > self.CAP:
+                self.estimated = True
                 return estimate
         return queryset[: self.CAP + 1].count()
 

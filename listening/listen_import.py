@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -28,10 +29,12 @@ from .ingest.cleaner import Cleaner
 from .ingest.cleaning import CleaningConfig
 from .ingest.errors import ImportFormatError
 from .ingest.formats import ARTIST_LEVEL_FORMATS, ReadOptions, detect_format, read_chunks
+from .ingest.formats.options import earliest_play_text, parse_earliest_play
 from .ingest.formats.sizing import expected_rows
 from .ingest.listen_writer import ListenWriter
 from .ingest.progress import RowProgress
 from .ingest.report import CleaningReport
+from .listen_upload import upload_error_text
 from .models import ImportBatch, Listener, Skip
 
 
@@ -41,6 +44,10 @@ class ImportCancelled(Exception):
 
 class DryRunFinished(Exception):
     """Raised to roll a dry run back after its report is complete."""
+
+
+class NothingLoaded(Exception):
+    """Every row read was dropped (or none was read): the import fails, saying why."""
 
 
 @dataclass
@@ -81,11 +88,17 @@ def listen_import_create(
     options: dict[str, Any] | None = None,
     created_by=None,
 ) -> ImportBatch:
-    """Record an import to run: a server-side path (file or folder), or an uploaded file."""
+    """Record an import to run: a server-side path (file or folder), or an uploaded file.
+
+    `options["since"]`, the start of this import's time window, is checked and stored as
+    the report will say it (ValueError if it is no date from 1900 to today)."""
+    options = dict(options or {})
+    if options.get("since"):
+        options["since"] = earliest_play_text(parse_earliest_play(options["since"]))
     batch = ImportBatch(
         format=format,
         source_name=str(path) if path else getattr(upload, "name", ""),
-        options=options or {},
+        options=options,
         created_by=created_by,
     )
     if upload is not None:
@@ -94,8 +107,19 @@ def listen_import_create(
     return batch
 
 
-def cleaning_config() -> CleaningConfig:
-    return CleaningConfig(**getattr(settings, "LISTENING_CLEANING", {}))
+def cleaning_config(*, since: str | None = None) -> CleaningConfig:
+    """The rules' thresholds: `settings.LISTENING_CLEANING` over the defaults, the time
+    window's start from `settings.LISTENING_EARLIEST_PLAY`, and an import's own `since`
+    (`import_listens --since`, the upload form) over both."""
+    overrides = dict(getattr(settings, "LISTENING_CLEANING", {}))
+    if since:
+        overrides["earliest_play"] = parse_earliest_play(since)
+    elif getattr(settings, "LISTENING_EARLIEST_PLAY", None):
+        try:
+            overrides["earliest_play"] = parse_earliest_play(settings.LISTENING_EARLIEST_PLAY)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"LISTENING_EARLIEST_PLAY: {error}") from None
+    return CleaningConfig(**overrides)
 
 
 def _read_options(batch: ImportBatch) -> ReadOptions:
@@ -142,6 +166,7 @@ def listen_import_load(
     """
     dry_run = bool(batch.options.get("dry_run"))
     report = CleaningReport()
+    keep_rejected = False  # on a success, and when they are why nothing loaded
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected:
         try:
             with transaction.atomic():
@@ -153,19 +178,30 @@ def listen_import_load(
             report.dry_run = True
         except ImportCancelled:
             status, error = JobStatus.CANCELLED, "Cancelled by an operator."
-        except ImportFormatError as failure:
+        except NothingLoaded as failure:
             status, error = JobStatus.FAILED, str(failure)
+            keep_rejected, report.dry_run = True, dry_run
+        except ImportFormatError as failure:
+            status, error = JobStatus.FAILED, _failure_words(batch, failure)
         except Exception as failure:
-            _finish(
-                batch, report, rejected, JobStatus.FAILED, f"{type(failure).__name__}: {failure}"
-            )
+            words = _failure_words(batch, failure)
+            _finish(batch, report, rejected, JobStatus.FAILED, f"{type(failure).__name__}: {words}")
             raise
         else:
             status, error = JobStatus.SUCCEEDED, ""
-        _finish(batch, report, rejected, status, error)
+        keep_rejected = keep_rejected or status == JobStatus.SUCCEEDED
+        _finish(batch, report, rejected, status, error, keep_rejected=keep_rejected)
 
 
-def _finish(batch, report, rejected, status, error) -> None:
+def _failure_words(batch: ImportBatch, failure: Exception) -> str:
+    """The failure as the operator knows the files: an upload by its own name (never the
+    server's path under MEDIA_ROOT) and the line; a server-side path as it was given."""
+    if not batch.upload:
+        return str(failure)
+    return upload_error_text(failure, Path(batch.upload.path).parent)
+
+
+def _finish(batch, report, rejected, status, error, *, keep_rejected=False) -> None:
     cache.delete_many([_progress_key(batch.pk), _cancel_key(batch.pk)])
     batch.status, batch.error, batch.finished_at = status, error, timezone.now()
     batch.rows_read, batch.rows_rejected = report.rows_read, report.rows_rejected
@@ -176,9 +212,10 @@ def _finish(batch, report, rejected, status, error) -> None:
     batch.report = report.to_dict()
     if status == JobStatus.SUCCEEDED:
         batch.progress = 1.0
-        if rejected.tell():
-            rejected.seek(0)
-            batch.rejected_file.save(f"batch-{batch.pk}-rejected.csv", File(rejected), save=False)
+    # The rejected rows of an import that loaded none are what shows why: kept too.
+    if keep_rejected and rejected.tell():
+        rejected.seek(0)
+        batch.rejected_file.save(f"batch-{batch.pk}-rejected.csv", File(rejected), save=False)
     batch.save()
 
 
@@ -196,7 +233,9 @@ class _Load:
         batch.format = batch.format or detect_format(self.path)
         self.source = batch.options.get("source") or batch.format
         self.cleaner = Cleaner(
-            report, artist_level=batch.format in ARTIST_LEVEL_FORMATS, config=cleaning_config()
+            report,
+            artist_level=batch.format in ARTIST_LEVEL_FORMATS,
+            config=cleaning_config(since=batch.options.get("since")),
         )
         self.resolver = CatalogResolver(source=self.source)
         self.writer = ListenWriter(batch.pk)
@@ -213,6 +252,14 @@ class _Load:
             report.count_number("counts_merged", writer.merged)
             report.count_number("already_imported", writer.already_present)
             self._flag_bots()
+            # Never a quiet success: nothing loaded fails (rolled back), most rows dropped
+            # by one rule is a warning on the batch (docs/cleaning.md says which is which).
+            failure = report.nothing_loaded()
+            if failure:
+                raise NothingLoaded(failure)
+            report.warnings.extend(
+                filter(None, [report.most_rows_warning(), report.nothing_new_warning()])
+            )
             # Read to the end: done, whatever the count of rows beforehand said.
             self._show_progress(progress, 1.0)
         finally:

@@ -9,6 +9,7 @@ are read as far as their first rows in the chosen (or detected) format, so a wro
 missing companion or a hostile archive is told on the upload page, not left to a failed job.
 """
 
+import re
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.utils import timezone
 
 from .ingest.archives import ArchiveRefused, UploadBudget, archive_kind, unpack
@@ -84,7 +86,7 @@ def listen_upload_stage(
         _check(plays, format, staged_options)
     except (UploadRejected, ImportFormatError, ValueError) as error:  # ArchiveRefused too
         shutil.rmtree(folder, ignore_errors=True)
-        raise UploadRejected(_words(error, folder)) from None
+        raise UploadRejected(upload_error_text(error, folder)) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -156,7 +158,7 @@ def _check(plays: Path, format: str, options: dict[str, Any]) -> None:
     next(iter(read_chunks(plays, format, read)), None)
 
 
-def _words(error: Exception, folder: Path) -> str:
+def upload_error_text(error: Exception, folder: Path) -> str:
     """The error as the operator knows the files: by name, not by the server's path."""
     if isinstance(error, ImportFormatError):
         where = Path(error.path).name
@@ -164,3 +166,35 @@ def _words(error: Exception, folder: Path) -> str:
             where = f"{where}, line {error.line}"
         return f"{where}: {error.message}"
     return str(error).replace(f"{folder}/", "")
+
+
+def listen_upload_files(batch) -> list[Path]:
+    """The files stored for an uploaded batch, the plays first, each a real file under
+    MEDIA_ROOT (so a path that resolves outside it, a link included, is never offered).
+
+    A batch staged by `listen_upload_stage` owns its token folder and everything in it; a
+    batch whose file was stored another way (`listen_import_create(upload=...)`) shares its
+    month's folder with other batches, so only its own file is its.
+    """
+    if not batch.upload:
+        return []
+    try:
+        plays = Path(batch.upload.path)
+    except SuspiciousFileOperation:  # a stored name that climbs out of MEDIA_ROOT
+        return []
+    folder = plays.parent
+    owned = (
+        folder.is_dir()
+        and _STAGED_FOLDER.fullmatch(folder.name)
+        and folder.parent.parent.parent.name == "imports"
+    )
+    others = sorted(path for path in folder.iterdir() if path != plays) if owned else []
+    return [path for path in [plays, *others] if _is_stored_file(path)]
+
+
+_STAGED_FOLDER = re.compile(r"[0-9a-f]{16}")
+
+
+def _is_stored_file(path: Path) -> bool:
+    root = Path(settings.MEDIA_ROOT).resolve()
+    return not path.is_symlink() and path.is_file() and path.resolve().is_relative_to(root)

@@ -1,7 +1,9 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import SimpleRouter
 
 from . import (
@@ -9,6 +11,7 @@ from . import (
     evaluation_pages,
     exploration_pages,
     health,
+    import_files,
     listening_pages,
     operations,
 )
@@ -33,7 +36,7 @@ api_v1 = [
     path("me/feedback/", MyFeedbackView.as_view(), name="my-feedback"),
     path("charts/", ChartsView.as_view(), name="charts"),
     path("schema/", SpectacularAPIView.as_view(api_version="1"), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),
     *router.urls,
 ]
 
@@ -44,6 +47,17 @@ staff = [
         "exploration/<int:report_id>/",
         exploration_pages.exploration_detail,
         name="exploration-detail",
+    ),
+    # Uploaded and rejected rows: people's data, served only here (no public media, ever).
+    path(
+        "imports/<int:batch_id>/rejected.csv",
+        import_files.import_rejected,
+        name="import-rejected",
+    ),
+    path(
+        "imports/<int:batch_id>/upload/<int:number>",
+        import_files.import_upload,
+        name="import-upload",
     ),
     path("operations/", operations.operations, name="operations"),
     path("operations/act/", operations.operations_action, name="operations-action"),
@@ -74,14 +88,10 @@ urlpatterns = [
     path("staff/", include(staff)),
     path("api/v1/", include((api_v1, "api-v1"))),
     path("api/schema/", SpectacularAPIView.as_view(api_version="1"), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file of its own, not inline (the CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),  # last: whatever no endpoint above matched
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 admin.site.site_header = "musicsite operations"
 admin.site.site_title = "musicsite admin"

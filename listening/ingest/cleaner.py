@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import cleaning
 from .cleaning import CleaningConfig
+from .formats.options import earliest_play_text
 from .report import CleaningReport
 
 
@@ -35,6 +36,8 @@ class Cleaner:
         self.report = report
         self.artist_level = artist_level
         self.config = config or CleaningConfig()
+        # The report says which window it judged by: the rule's text names its start.
+        report.earliest_play = earliest_play_text(self.config.earliest_play)
         self.now = now or datetime.now(UTC)
         self.threshold: float | None = None
         self._day_counts: list[pd.DataFrame] = []

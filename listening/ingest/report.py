@@ -16,7 +16,8 @@ RULES: dict[str, str] = {
     "names_normalised": "names put in Unicode NFC with whitespace tidied: kept",
     "bad_play_count": "play count missing, not a whole number, or not positive: dropped",
     "implausible_play_count": "play count above the robust threshold: dropped",
-    "time_out_of_range": "played in the future or before 2002: dropped",
+    # {earliest_play}: the import's own window (CleaningConfig.earliest_play), filled in below.
+    "time_out_of_range": "played in the future or before {earliest_play}: dropped",
     "skip": "played under 30 s: stored as a skip, not a listen",
     "exact_duplicate": "the same row again: dropped",
     "duplicate_scrobble": "the same song by the same listener within seconds: dropped",
@@ -27,6 +28,23 @@ RULES: dict[str, str] = {
     "two ways: summed into one listen",
     "already_imported": "already in the database: not added again",
 }
+# The rules whose rows are dropped (and kept in the rejected-rows file), not kept or diverted.
+DROPPING_RULES = (
+    "not_music",
+    "missing_identity",
+    "bad_play_count",
+    "implausible_play_count",
+    "time_out_of_range",
+    "exact_duplicate",
+    "duplicate_scrobble",
+)
+# One rule dropping more than this share of the rows read is said loudly (docs/cleaning.md).
+MOST_ROWS = 0.5
+DEFAULT_EARLIEST_PLAY = "2002-01-01"
+
+
+def rule_description(name: str, earliest_play: str | None = None) -> str:
+    return RULES.get(name, "").replace("{earliest_play}", earliest_play or DEFAULT_EARLIEST_PLAY)
 
 
 def _plain(value: Any) -> Any:
@@ -61,6 +79,8 @@ class CleaningReport:
     dry_run: bool = False
     implausible_threshold: float | None = None
     flagged_listeners: list[str] = field(default_factory=list)
+    earliest_play: str = DEFAULT_EARLIEST_PLAY  # the start of the time window, as configured
+    warnings: list[str] = field(default_factory=list)
     rules: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {name: {"rows": 0, "examples": []} for name in RULES}
     )
@@ -85,10 +105,59 @@ class CleaningReport:
             "dry_run": self.dry_run,
             "implausible_threshold": self.implausible_threshold,
             "flagged_listeners": self.flagged_listeners,
+            "earliest_play": self.earliest_play,
+            "warnings": self.warnings,
             "rules": {
-                name: {**entry, "description": RULES[name]} for name, entry in self.rules.items()
+                name: {**entry, "description": rule_description(name, self.earliest_play)}
+                for name, entry in self.rules.items()
             },
         }
+
+    def nothing_loaded(self) -> str | None:
+        """Why this import must fail although every row parsed: no row read, or every row
+        dropped (an import that loads nothing is never a success). None if rows survive."""
+        if self.rows_read == 0:
+            return "the file holds no rows to import"
+        if self.rows_rejected < self.rows_read:
+            return None
+        return f"no row loaded: {self._rejected_by(self._dropped_most())}"
+
+    def most_rows_warning(self) -> str | None:
+        """A warning if one rule dropped most of the rows read (the import still loads the
+        rest): the rule, its window or threshold, its share and an example."""
+        rule = self._dropped_most()
+        if rule is None or self.rules[rule]["rows"] <= MOST_ROWS * self.rows_read:
+            return None
+        return f"WARNING: {self._rejected_by(rule)}"
+
+    def nothing_new_warning(self) -> str | None:
+        """A warning if rows survived cleaning but no listen was added: all of them already
+        in the database (a re-import), or all stored as skips. Not a failure: nothing was
+        wrong with them, but "succeeded" alone would hide that nothing changed."""
+        if self.rows_loaded or self.nothing_loaded():
+            return None
+        counts = {
+            "already imported": self.rules["already_imported"]["rows"],
+            "stored as skips": self.skips_loaded,
+        }
+        said = ", ".join(f"{rows:,} {what}" for what, rows in counts.items() if rows)
+        return "WARNING: no new listen loaded" + (f": {said}" if said else "")
+
+    def _dropped_most(self) -> str | None:
+        counts = {name: self.rules[name]["rows"] for name in DROPPING_RULES}
+        rule = max(counts, key=counts.get)
+        return rule if counts[rule] else None
+
+    def _rejected_by(self, rule: str | None) -> str:
+        if rule is None or not self.rows_read:
+            return "no rule dropped a row"
+        entry = self.rules[rule]
+        share = entry["rows"] / self.rows_read
+        what = rule_description(rule, self.earliest_play).rsplit(":", 1)[0]
+        text = f"{share:.0%} of rows rejected by {rule} ({what})"
+        if entry["examples"]:
+            text += f", e.g. {_example_text(entry['examples'][0])}"
+        return text
 
     def as_text(self) -> str:
         return report_as_text(self.to_dict())
@@ -106,7 +175,8 @@ def report_as_text(report: dict[str, Any]) -> str:
         "rule                      rows  what it does",
     ]
     for name, entry in report.get("rules", {}).items():
-        lines.append(f"{name:<22}{entry['rows']:>10,}  {RULES.get(name, '')}")
+        description = entry.get("description") or rule_description(name)
+        lines.append(f"{name:<22}{entry['rows']:>10,}  {description}")
         # A count alone does not show what a rule did to this file: a few of its rows do.
         lines.extend(
             f"{'':<34}e.g. {_example_text(example)}" for example in entry.get("examples", [])

@@ -447,7 +447,7 @@ def test_an_admin_upload_queues_the_import_and_offers_the_rejected_rows(client, 
     assert batch.created_by is not None and batch.rows_loaded == 4
     page = client.get(reverse("admin:listening_importbatch_change", args=[batch.pk]))
     assert b"duplicate_scrobble" in page.content
-    download = client.get(reverse("admin:listening_importbatch_rejected", args=[batch.pk]))
+    download = client.get(reverse("import-rejected", args=[batch.pk]))
     rejected = b"".join(download.streaming_content).decode()
     assert rejected.splitlines()[0].startswith("line,reason")
     assert len(rejected.splitlines()) == 1 + batch.rows_rejected

@@ -302,6 +302,16 @@ LASTFM = b"user_000001\t2009-05-04T23:08:57Z\t\tLow\t\tWords\n"
             {"songs": SimpleUploadedFile("songs.txt", b"just some words\n")},
             "songs.txt, line 1: expected MSD unique_tracks.txt",
         ),
+        (
+            lambda: [SimpleUploadedFile("scrobbles.tsv", LASTFM)],
+            {"since": "1800-01-01"},
+            "1800-01-01 is not between 1900-01-01 and today",
+        ),
+        (
+            lambda: [SimpleUploadedFile("scrobbles.tsv", LASTFM)],
+            {"since": "1990-02-30"},
+            "Enter a valid date.",
+        ),
     ],
     ids=[
         "dot-dot entry",
@@ -317,6 +327,8 @@ LASTFM = b"user_000001\t2009-05-04T23:08:57Z\t\tLow\t\tWords\n"
         "unrelated files",
         "one name twice",
         "song list not one",
+        "since before 1900",
+        "since no date",
     ],
 )
 def test_a_hostile_or_wrong_upload_is_told_on_the_page_and_nothing_is_kept(
@@ -330,3 +342,105 @@ def test_a_hostile_or_wrong_upload_is_told_on_the_page_and_nothing_is_kept(
     assert not ImportBatch.objects.exists()
     assert staged_files(settings) == []
     assert not list(Path(settings.MEDIA_ROOT).parent.rglob("evil.dat"))
+
+
+@pytest.mark.django_db
+def test_an_upload_says_it_is_queued_and_its_page_reloads_until_it_ends(
+    staff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        response = post(staff, [SimpleUploadedFile("scrobbles.tsv", LASTFM * 2)])
+
+    batch = ImportBatch.objects.get()
+    page = reverse("admin:listening_importbatch_change", args=[batch.pk])
+    assert response.status_code == 302 and response.url == page
+    waiting = staff.get(page)
+    said = [str(message) for message in waiting.context["messages"]]
+    assert said == [
+        f'Import <a href="{page}">{batch.pk}</a> of scrobbles.tsv is queued; '
+        "this page shows its status as it runs."
+    ]
+    assert b"added successfully" not in waiting.content
+    assert b'<meta http-equiv="refresh" content="3">' in waiting.content
+
+    for callback in queued:
+        callback()
+
+    done = staff.get(page)
+    assert b'http-equiv="refresh"' not in done.content
+    assert b"Succeeded" in done.content
+
+
+@pytest.mark.django_db
+def test_a_failure_in_the_job_names_the_uploaded_file_and_its_line_not_the_server_path(
+    staff, settings, django_capture_on_commit_callbacks
+):
+    lines = b"".join(
+        b'{"listened_at": %d, "track_metadata": {"artist_name": "A", "track_name": "T"}}\n'
+        % (1600000000 + n)
+        for n in range(1100)
+    )
+    cut = lines[:-30]  # the upload's check reads 1,000 rows; the job meets the cut line
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(staff, [SimpleUploadedFile("listens.jsonl", cut)], listener="ada")
+
+    assert response.status_code == 302, form_errors(response)
+    batch = ImportBatch.objects.get()
+    assert batch.status == JobStatus.FAILED
+    assert batch.error == (
+        "listens.jsonl, line 1100: is not valid JSON: Unterminated string starting at column 48"
+    )
+    page = staff.get(reverse("admin:listening_importbatch_change", args=[batch.pk]))
+    assert str(settings.MEDIA_ROOT).encode() not in page.content
+
+
+def rating_rows(years) -> bytes:
+    rows = [f"u{n},Song {n},Band,4,{year}-05-01T10:00:00Z" for n, year in enumerate(years)]
+    return "\n".join(["user,item,band,rating,at", *rows, ""]).encode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("since", "status", "loaded"),
+    [("", JobStatus.FAILED, 0), ("1990-01-01", JobStatus.SUCCEEDED, 4)],
+    ids=["default window", "since 1990"],
+)
+def test_the_upload_form_sets_the_import_s_own_time_window(
+    staff, django_capture_on_commit_callbacks, since, status, loaded
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(
+            staff,
+            [SimpleUploadedFile("ratings.csv", rating_rows([1997, 1997, 1998, 1998]))],
+            columns="user=user,song=item,artist=band,rating=rating,time=at",
+            since=since,
+        )
+
+    assert response.status_code == 302, form_errors(response)
+    batch = ImportBatch.objects.get()
+    assert (batch.status, batch.rows_loaded) == (status, loaded), batch.error
+    assert batch.report["earliest_play"] == (since or "2002-01-01")
+    if status == JobStatus.FAILED:
+        assert batch.error.startswith("no row loaded: 100% of rows rejected by time_out_of_range")
+        page = staff.get(reverse("admin:listening_importbatch_change", args=[batch.pk]))
+        assert reverse("import-rejected", args=[batch.pk]).encode() in page.content
+
+
+@pytest.mark.django_db
+def test_a_batch_with_a_warning_says_so_in_the_list_and_on_its_page(
+    staff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post(
+            staff,
+            [SimpleUploadedFile("ratings.csv", rating_rows([1997, 1997, 1997, 2010]))],
+            columns="user=user,song=item,artist=band,rating=rating,time=at",
+        )
+
+    batch = ImportBatch.objects.get()
+    listing = staff.get(reverse("admin:listening_importbatch_changelist"))
+    page = staff.get(reverse("admin:listening_importbatch_change", args=[batch.pk]))
+    assert batch.status == JobStatus.SUCCEEDED and batch.rows_loaded == 1
+    assert b"Succeeded, with a warning" in listing.content
+    assert b"WARNING: 75% of rows rejected by time_out_of_range" in page.content

@@ -135,3 +135,20 @@ def test_pending_refreshes_are_shown_read_only_with_their_listener(client):
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()  # nothing to edit by hand
     assert client.get("/admin/recommender/pendingrefresh/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_capped_count_is_shown_as_the_cap_and_more_not_as_the_cap_plus_one(client, monkeypatch):
+    from tests.factories import StaffFactory
+
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 5)
+    listener = ListenerFactory()
+    ListenFactory.create_batch(8, listener=listener)
+    client.force_login(StaffFactory())
+
+    page = client.get(f"/admin/listening/listen/?listener__id__exact={listener.pk}").content
+    text = page.decode()
+    assert "5+ listens" in text and "6 listens" not in text
+
+    few = client.get("/admin/listening/listen/?listener__id__exact=0").content.decode()
+    assert "0 listens" in few

@@ -7,7 +7,6 @@ test saves screenshots under var/screenshots/ (ignored by git) for a person to l
 Skipped, with the reason, where /usr/bin/chromium is missing; CI installs it.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -18,18 +17,9 @@ from catalog.models import Artist, Song
 from listening.models import Feedback, Listener
 from tests.factories import ArtistFactory, UserFactory
 from tests.listening_data import import_generated, publish_trained
+from tests.web.browsing import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTHS = {"phone": (360, 780), "laptop": (1280, 900)}
 PASSWORD = "a long enough password"
 
@@ -38,26 +28,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-    # between page actions are still plain synchronous calls.
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            yield launched
-            launched.close()
-    finally:  # never left set for the rest of the run (`check --deploy` refuses it)
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -126,3 +126,16 @@ def test_readyz_is_degraded_with_redis_stopped_and_the_site_still_serves(
 
 # The database down (503, naming it): tests/recommender/test_faults.py cuts and refuses
 # every connection to the test database and reads /readyz meanwhile.
+
+
+def test_make_demo_serves_on_the_port_it_is_given():
+    import subprocess
+    from pathlib import Path
+
+    def planned(*arguments: str) -> str:
+        root = Path(__file__).resolve().parents[2]
+        run = ["make", "-n", "demo", *arguments]
+        return subprocess.run(run, cwd=root, capture_output=True, text=True, check=True).stdout
+
+    assert "runserver 127.0.0.1:8001" in planned("PORT=8001")
+    assert "runserver 127.0.0.1:8000" in planned()

@@ -16,7 +16,9 @@ def thousands(value) -> str:
 
 @register.filter
 def percent(value, digits: int = 1) -> str:
-    if value is None:
+    # A figure an older result does not hold arrives as "" from the template: shown as
+    # missing, not a server error.
+    if value is None or value == "":
         return "—"
     return f"{float(value) * 100:.{int(digits)}f}%"
 

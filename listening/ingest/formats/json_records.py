@@ -32,7 +32,7 @@ def read_array(path: Path) -> list[object]:
     except UnicodeDecodeError as error:
         raise undecodable(path, "utf-8", error) from None
     except json.JSONDecodeError as error:
-        raise ImportFormatError(path, error.lineno, f"is not valid JSON: {error.msg}") from None
+        raise ImportFormatError(path, error.lineno, f"is not valid JSON: {_whole(error)}") from None
     if not isinstance(value, list):
         raise ImportFormatError(path, 1, "expected a JSON array of records")
     return value
@@ -49,11 +49,19 @@ def read_lines(path: Path) -> Iterator[tuple[int, object]]:
                     value = json.loads(text)
                 except json.JSONDecodeError as error:
                     raise ImportFormatError(
-                        path, number, f"is not valid JSON: {error.msg} (column {error.colno})"
+                        path, number, f"is not valid JSON: {_whole(error)}"
                     ) from None
                 yield number, value
     except UnicodeDecodeError as error:
         raise undecodable(path, "utf-8", error) from None
+
+
+def _whole(error: json.JSONDecodeError) -> str:
+    """The decoder's message as a whole sentence: its `msg` alone can end mid-phrase
+    ("Unterminated string starting at"), the place it points to being in `colno`."""
+    if error.msg.endswith(" at"):
+        return f"{error.msg} column {error.colno}"
+    return f"{error.msg} (column {error.colno})"
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 
@@ -38,3 +39,40 @@ def parse_column_mapping(text: str) -> dict[str, str]:
             raise ValueError(f"columns: expected name=column, got {pair!r}")
         mapping[name.strip()] = column.strip()
     return mapping
+
+
+# The earliest start an import's time window may have: before it, pandas' timestamps (whose
+# range starts in 1677) would still hold, but no log of plays does.
+EARLIEST_PLAY_FLOOR = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def parse_earliest_play(value: str | date | datetime) -> datetime:
+    """The start of an import's time window (`--since 1990-01-01`): a date or an ISO time,
+    UTC unless it says otherwise; ValueError naming the bounds if it is not one."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(
+                f"since: expected a date like 1990-01-01 (or an ISO time), got {str(value)[:40]!r}"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not EARLIEST_PLAY_FLOOR <= moment <= datetime.now(UTC):
+        raise ValueError(
+            f"since: {moment.date().isoformat()} is not between "
+            f"{EARLIEST_PLAY_FLOOR.date().isoformat()} and today"
+        )
+    return moment
+
+
+def earliest_play_text(moment: datetime) -> str:
+    """`2002-01-01` for a midnight in UTC, the ISO time otherwise (as the report says it)."""
+    moment = moment.astimezone(UTC)
+    if moment.time() == datetime.min.time():
+        return moment.date().isoformat()
+    return moment.isoformat()

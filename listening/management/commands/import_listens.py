@@ -4,7 +4,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from listening.ingest.formats import FORMAT_NAMES
-from listening.ingest.formats.options import parse_column_mapping
+from listening.ingest.formats.options import (
+    earliest_play_text,
+    parse_column_mapping,
+    parse_earliest_play,
+)
 from listening.ingest.report import report_as_text
 from listening.listen_import import Progress, listen_import_create, listen_import_run
 from listening.models import Listener
@@ -14,6 +18,13 @@ from musicsite.jobs import JobStatus
 def parse_columns(text: str) -> dict[str, str]:
     try:
         return parse_column_mapping(text)
+    except ValueError as error:
+        raise CommandError(f"--{error}") from error
+
+
+def parse_since(text: str) -> str:
+    try:
+        return earliest_play_text(parse_earliest_play(text))
     except ValueError as error:
         raise CommandError(f"--{error}") from error
 
@@ -34,6 +45,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--source", help="namespace of listener ids (default: the format)")
         parser.add_argument("--chunk-rows", type=int, help="rows parsed at a time")
+        parser.add_argument(
+            "--since",
+            help="drop plays before this date as time_out_of_range (default: the setting "
+            "LISTENING_EARLIEST_PLAY, 2002-01-01); e.g. 1990-01-01 for older logs and ratings",
+        )
         parser.add_argument("--dry-run", action="store_true", help="report, then roll back")
 
     def handle(self, *args, **options):
@@ -52,6 +68,7 @@ class Command(BaseCommand):
                 "songs_path": str(Path(options["songs"]).resolve()) if options["songs"] else None,
                 "source": options["source"],
                 "chunk_rows": options["chunk_rows"],
+                "since": parse_since(options["since"]) if options["since"] else None,
                 "dry_run": options["dry_run"] or None,
             }.items()
             if value is not None
@@ -61,7 +78,11 @@ class Command(BaseCommand):
         )
         batch = listen_import_run(batch_id=batch.pk, on_progress=self._show_progress)
         sys.stderr.write("\n")
-        self.stdout.write(self._report_text(batch))
+        # A failure before any row was read has no figures: the error alone says it.
+        if batch.status == JobStatus.SUCCEEDED or batch.rows_read:
+            self.stdout.write(self._report_text(batch))
+        for warning in batch.report.get("warnings", []):
+            self.stderr.write(warning)
         if batch.status != JobStatus.SUCCEEDED:
             raise CommandError(f"import {batch.pk} {batch.status}: {batch.error}")
 

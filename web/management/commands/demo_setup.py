@@ -42,7 +42,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo login: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}' "
                 f"(listener '{listener}', {listener.listens.count():,} listens). "
-                "Admin: http://127.0.0.1:8000/admin/"
+                "Admin: /admin/ on the site's address (http://127.0.0.1:8000 for `make demo`)."
             )
         )
 
