@@ -219,6 +219,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_LOCKOUT_CALLABLE = "web.accounts.lockout_response"
 # The address is the connection's (REMOTE_ADDR), never a header a client can forge.
 AXES_CLIENT_IP_CALLABLE = "web.accounts.client_address"
+AXES_USERNAME_CALLABLE = "web.accounts.client_username"
 # API tokens (django-rest-knox): stored as SHA-512 digests, valid for API_TOKEN_DAYS.
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_DAYS", default=30)),

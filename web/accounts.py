@@ -104,3 +104,13 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
 def client_address(request: HttpRequest) -> str:
     """The address a failed sign-in is counted under (AXES_CLIENT_IP_CALLABLE)."""
     return request.META.get("REMOTE_ADDR", "")
+
+
+def client_username(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The account a failed sign-in is counted under (AXES_USERNAME_CALLABLE), cut to the
+    longest a username can be: Django's sign-in form does not bound what it passes on, and
+    axes stores it in a 255-character column (PostgreSQL refuses longer)."""
+    name = (credentials or {}).get("username")
+    if name is None:
+        name = request.POST.get("username")
+    return name[:150] if isinstance(name, str) else None
