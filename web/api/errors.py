@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -60,6 +61,10 @@ def _message(data) -> str:
 
 def api_exception_handler(exc, context):
     """DRF's handler, with its body wrapped in the one error shape."""
+    if isinstance(exc, RecursionError):
+        # Python's json recursing on deep nesting, in a view whose parsers are not ours
+        # (BoundedJSONParser answers it itself): the client's error, not the server's.
+        exc = ParseError("JSON parse error - the body is nested too deeply")
     response = exception_handler(exc, context)
     if response is None:
         return None

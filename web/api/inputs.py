@@ -3,7 +3,7 @@ listener's app submits.
 
 One place says what an id, a text and a time may be: an id fits the database's 64-bit
 column, a text holds no NUL, no lone surrogate (neither can be stored or printed as UTF-8)
-and, in names, no bidi override that would make it read differently from what it is; a
+and no bidi override that would make it read differently from what it is; a
 play time is timezone-aware and inside the importer's window (`play_time_window`).
 """
 
@@ -59,12 +59,11 @@ def id_or_none(value: str) -> int | None:
 
 class TextField(serializers.CharField):
     """Text that is text: a JSON string (numbers are not turned into one), bounded in
-    length, without NUL or lone surrogates (DRF's CharField refuses both); `name=True`
-    refuses bidi controls as well."""
+    length, without NUL or lone surrogates (DRF's CharField refuses both) or bidi controls
+    (no name, title, search or client id needs one)."""
 
-    def __init__(self, *, max_length: int, name: bool = False, **kwargs):
+    def __init__(self, *, max_length: int, **kwargs):
         super().__init__(max_length=max_length, **kwargs)
-        self.name = name
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -73,7 +72,7 @@ class TextField(serializers.CharField):
 
     def run_validators(self, value):
         super().run_validators(value)
-        if self.name and BIDI_CONTROLS.intersection(value):
+        if BIDI_CONTROLS.intersection(value):
             raise serializers.ValidationError(
                 "must not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069)"
             )
@@ -117,8 +116,8 @@ class ListenItemSerializer(serializers.Serializer):
     FIELDS = frozenset({"song", "artist", "title", "played_at", "play_count", "client_id"})
 
     song = IdField(required=False)
-    artist = TextField(max_length=MAX_NAME, name=True, required=False)
-    title = TextField(max_length=MAX_NAME, name=True, required=False)
+    artist = TextField(max_length=MAX_NAME, required=False)
+    title = TextField(max_length=MAX_NAME, required=False)
     played_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
     play_count = CountField(required=False, min_value=1, max_value=MAX_PLAY_COUNT)
     client_id = TextField(max_length=MAX_CLIENT_ID, required=False)
