@@ -320,6 +320,8 @@ def page_requests(world) -> list[tuple]:
                 ("session", "POST", f"/songs/{text}/listened/", {}),
                 ("session", "GET", f"/songs/{text}/", None),
                 ("session", "GET", f"/artists/{text}/", None),
+                ("staff", "GET", f"/staff/evaluations/{text}/", None),
+                ("staff", "GET", f"/staff/exploration/{text}/", None),
             ]
         requests += [
             ("session", "POST", "/feedback/", {"kind": "love", "song": text}),
@@ -336,6 +338,18 @@ def page_requests(world) -> list[tuple]:
             ("anonymous", "POST", "/accounts/login/", {"username": value, "password": value}),
             ("anonymous", "POST", "/accounts/signup/", {"username": value, "password1": value}),
         ]
+    evaluation = {"algorithms": ["popularity"], "level": "song", "split": "auto", "ks": "10"}
+    for name, values in {
+        "ks": [f"10,{TOO_BIG}", "10," + "9" * 5000, "0", "-1", "²", "1e3", "a\x00", ","],
+        "metric": [f"ndcg@{TOO_BIG}", "ndcg@²", "\x00", "x" * 10_000],
+        "last_n": [str(TOO_BIG), "-1", "²", "1.5"],
+        "algorithms": ["\x00", "nope"],
+        "level": ["\x00", "x" * 10_000],
+    }.items():
+        for value in values:
+            requests.append(
+                ("staff", "POST", "/staff/evaluations/new/", {**evaluation, name: value})
+            )
     requests += [
         ("session", "POST", "/feedback/", {"kind": "love"}),
         ("session", "POST", "/feedback/", {"kind": "love", "song": str(song), "artist": "1"}),
