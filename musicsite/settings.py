@@ -228,6 +228,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "web.api.errors.api_exception_handler",
     # JSON only, nesting bounded; the renderer survives echoing a lone surrogate (formats.py).
     "DEFAULT_PARSER_CLASSES": ["web.api.formats.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # as the API reads JSON only
     "DEFAULT_RENDERER_CLASSES": [
         "web.api.formats.SafeJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
