@@ -79,21 +79,24 @@ def my_listening(request: HttpRequest) -> HttpResponse:
     return render(request, "listening/my_listening.html", context)
 
 
-def _artist_id(value: str) -> int | None:
-    """`value` as an artist id, or None if it cannot be one."""
-    value = value.strip()
-    # isascii: "²" passes isdigit but not int(); the length check keeps int() off
-    # thousand-digit strings, and ID_MAX the database off numbers its column cannot hold.
-    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+# One bound for every id a page form takes: what the id columns (64-bit) hold. Django's
+# IntegerField refuses "²" and thousand-digit strings with its "Enter a whole number."
+ID_FIELD = forms.IntegerField(min_value=1, max_value=ID_MAX)
+
+
+def _id(value) -> int | None:
+    """`value` as an id, or None if it cannot be one."""
+    try:
+        return ID_FIELD.clean(value)
+    except forms.ValidationError:
         return None
-    return int(value) if 0 < int(value) <= ID_MAX else None
 
 
 def _picked_artists(values: list[str]) -> tuple[list[int], str]:
     """The artist ids among `values` (the form's picks), in order and once each, and what was
     wrong with the rest ("" if nothing). The picks travel in the page's query string and
     form, so anything can arrive; at most MAX_PICKS count (which bounds the lookup too)."""
-    ids = [_artist_id(value) for value in values]
+    ids = [_id(value) for value in values]
     picks = list(dict.fromkeys(pk for pk in ids if pk is not None))
     bad = ids.count(None)
     if bad:
@@ -150,7 +153,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 @require_POST
 def song_listened(request: HttpRequest, song_id: int) -> HttpResponse:
     listener = Listener.objects.for_user(request.user)
-    if not 0 < song_id <= ID_MAX:  # the path's number may be any length
+    if _id(song_id) is None:  # the path's number may be any length
         messages.error(request, "No such song.")
         return _back(request)
     try:
@@ -172,7 +175,7 @@ class FeedbackForm(forms.Form):
         error_messages={"invalid_choice": "must be love, not_for_me or undo"},
     )
     song = forms.IntegerField(min_value=1, max_value=ID_MAX, required=False)
-    artist = forms.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    artist = forms.IntegerField(min_value=1, max_value=ID_MAX, required=False)  # as ID_FIELD
 
     def clean(self):
         data = super().clean()

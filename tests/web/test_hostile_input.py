@@ -404,3 +404,12 @@ def test_a_unicode_digit_as_a_song_on_the_feedback_form_is_a_message(world):
     response = world["session"].post("/feedback/", {"kind": "love", "song": "²"}, follow=True)
     assert response.status_code == 200
     assert "song: Enter a whole number." in response.content.decode()
+
+
+def test_a_browser_asking_for_html_gets_an_answer_that_encodes_a_lone_surrogate(world):
+    body = '{"kind": "\\ud800", "song": 1}'
+    response = world["token"].post(
+        "/api/v1/me/feedback/", body, content_type="application/json", HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 400
+    response.content.decode()  # encoded: no UnicodeEncodeError on the way out
