@@ -29,16 +29,11 @@ class IdField(serializers.IntegerField):
     """A database id: a JSON integer (or, in a query string, ASCII digits) from 1 to
     ID_MAX. Floats, booleans and other digits ("²", Arabic-Indic) are refused, not coerced."""
 
-    default_error_messages = {
-        "invalid": f"must be an id: a whole number from 1 to {ID_MAX}",
-    }
+    MESSAGE = f"must be an id: a whole number from 1 to {ID_MAX}"
+    default_error_messages = {"invalid": MESSAGE, "min_value": MESSAGE, "max_value": MESSAGE}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", ID_MAX)
-        super().__init__(**kwargs)
-        self.error_messages["min_value"] = self.error_messages["invalid"]
-        self.error_messages["max_value"] = self.error_messages["invalid"]
+        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, str) and data.isascii() and data.isdigit() and len(data) <= 19:
