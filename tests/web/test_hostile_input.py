@@ -413,3 +413,28 @@ def test_a_browser_asking_for_html_gets_an_answer_that_encodes_a_lone_surrogate(
     )
     assert response.status_code == 400
     response.content.decode()  # encoded: no UnicodeEncodeError on the way out
+
+
+def test_past_the_rate_limit_the_api_answers_429_in_the_error_body(world, monkeypatch):
+    from rest_framework import throttling
+
+    monkeypatch.setattr(
+        throttling.SimpleRateThrottle, "THROTTLE_RATES", {"anon": "1/minute", "user": "1/minute"}
+    )
+    client = world["anonymous"]
+    assert client.get("/api/v1/charts/").status_code == 200
+    limited = client.get("/api/v1/charts/")
+    assert limited.status_code == 429
+    assert limited.json()["error"]["status"] == 429 and limited["Retry-After"]
+
+
+def test_wrong_method_media_type_and_address_get_405_415_404_in_the_error_body(world):
+    client = world["token"]
+    answers = {
+        405: client.delete("/api/v1/me/listens/"),
+        415: client.post("/api/v1/me/listens/", "listens=1", content_type="text/plain"),
+        404: client.put("/api/v1/me/nothing/", "{}", content_type="application/json"),
+    }
+    for expected, response in answers.items():
+        assert response.status_code == expected
+        assert response.json()["error"]["status"] == expected
