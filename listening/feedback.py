@@ -46,3 +46,25 @@ def feedback_give(
         queue_refresh=refresh,
     )
     return feedback
+
+
+def feedback_withdraw(
+    listener: Listener, *, song_id: int | None = None, artist_id: int | None = None
+) -> bool:
+    """Take back the listener's love or not-for-me on one song or artist (the "Undo"); False
+    when there was none.
+
+    Announced through `events.feedback_withdrawn`: the recommender refreshes the listener's
+    suggestions as after giving feedback, so a withdrawn love stops counting and a withdrawn
+    not-for-me may be suggested again.
+    """
+    if (song_id is None) == (artist_id is None):
+        raise ValueError("feedback is on one song or one artist")
+    target = {"song_id": song_id} if song_id is not None else {"artist_id": artist_id}
+    deleted, _ = Feedback.objects.filter(listener=listener, **target).delete()
+    if not deleted:
+        return False
+    events.feedback_withdrawn.send(
+        sender=Feedback, listener_id=listener.pk, song_id=song_id, artist_id=artist_id
+    )
+    return True

@@ -1,8 +1,9 @@
 """Listens sent by a listener's own app or page: validated whole, stored whole, never twice.
 
 A submission holds up to `MAX_LISTENS` items, each naming a song by id, or by artist and
-title (matched in the catalogue, or created, as an import does). Every item is checked
-first; if any is wrong, the errors come back per item and nothing is stored. An item's
+title (matched in the catalogue, or created, as an import does). The caller validates each
+item's shape first (the API's input serializer, web/api/inputs.py); here a song id that
+names no song is refused per item, and if any is, nothing is stored. An item's
 optional `client_id` makes a retried submission record nothing twice. After the listens are
 committed, the listener's suggestions are refreshed (one refresh per burst).
 
@@ -11,7 +12,7 @@ as a file is: its report counts the items read, recorded and found already recor
 listens point to it. A submission with an invalid item stores nothing and makes no batch.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,117 +50,46 @@ class SubmissionResult:
 
 
 @dataclass
-class _Item:
-    index: int
-    song_id: int | None
-    artist: str | None
-    title: str | None
-    played_at: datetime
-    play_count: int
-    client_id: str | None
+class ListenItem:
+    """One listen to record, already validated by its caller (web.api.inputs for the API:
+    bounded ids and texts, an aware `played_at` inside the importer's window): a song by
+    id, or by artist and title. `played_at` None means now; `index` is set by
+    `listens_record` (the item's place in the submission)."""
+
+    song_id: int | None = None
+    artist: str | None = None
+    title: str | None = None
+    played_at: datetime | None = None
+    play_count: int = 1
+    client_id: str | None = None
+    index: int = -1
 
 
-def _check(index: int, raw: Any, now: datetime) -> tuple[_Item | None, list[dict[str, Any]]]:
-    errors: list[dict[str, Any]] = []
-
-    def error(field_name: str, message: str) -> None:
-        errors.append({"index": index, "field": field_name, "message": message})
-
-    if not isinstance(raw, dict):
-        error("", "must be an object")
-        return None, errors
-    unknown = sorted(set(raw) - {"song", "artist", "title", "played_at", "play_count", "client_id"})
-    if unknown:
-        error(unknown[0], f"unknown field(s): {', '.join(unknown)}")
-    song = raw.get("song")
-    artist, title = raw.get("artist"), raw.get("title")
-    if song is not None:
-        if isinstance(song, bool) or not isinstance(song, int) or song < 1:
-            error("song", "must be a song id (a positive integer)")
-        if artist is not None or title is not None:
-            error("song", "give a song id or an artist and title, not both")
-    else:
-        for name, value in (("artist", artist), ("title", title)):
-            if not isinstance(value, str) or not value.strip():
-                error(name, "required (with the other) when no song id is given")
-            elif len(value) > 500:
-                error(name, "must be at most 500 characters")
-            elif "\x00" in value:
-                error(name, "must not contain NUL characters")
-    played_at = raw.get("played_at")
-    when = now
-    if played_at is not None:
-        parsed = (
-            pd.to_datetime(played_at, utc=True, errors="coerce")
-            if isinstance(played_at, str)
-            else None
-        )
-        if parsed is None or pd.isna(parsed):
-            error("played_at", "must be an ISO 8601 date and time, e.g. 2026-11-26T21:04:00Z")
-        elif parsed.to_pydatetime() > now + pd.Timedelta(minutes=5):
-            error("played_at", "is in the future")
-        else:
-            when = parsed.to_pydatetime()
-    play_count = raw.get("play_count", 1)
-    if isinstance(play_count, bool) or not isinstance(play_count, int):
-        error("play_count", "must be an integer")
-    elif not 1 <= play_count <= MAX_PLAY_COUNT:
-        error("play_count", f"must be between 1 and {MAX_PLAY_COUNT}")
-    client_id = raw.get("client_id")
-    if client_id is not None and (
-        not isinstance(client_id, str)
-        or not client_id
-        or len(client_id) > MAX_CLIENT_ID
-        or "\x00" in client_id
-    ):
-        error("client_id", f"must be a non-empty string of at most {MAX_CLIENT_ID} characters")
-    if errors:
-        return None, errors
-    return _Item(index, song, artist, title, when, play_count, client_id), []
-
-
-def listens_record(listener: Listener, items: Any, *, source: str = "") -> SubmissionResult:
-    """Record the listener's listens (see the module doc); SubmissionError if any is wrong.
+def listens_record(
+    listener: Listener, items: list[ListenItem], *, source: str = ""
+) -> SubmissionResult:
+    """Record the listener's listens (see the module doc); SubmissionError if a song id
+    names no song (the one check that needs the database: the shape of each item is the
+    caller's input serializer's).
 
     `source` names the ImportBatch the recorded listens join ("api"); none, no batch. The
     site's "I listened" button passes none: a click is one listen of a signed-in listener,
     and a batch per click would add a report row for every listen, as many as the listens.
     """
-    if not isinstance(items, list) or not items:
-        raise SubmissionError(
-            [{"index": None, "field": "listens", "message": "must be a non-empty list"}]
-        )
-    if len(items) > MAX_LISTENS:
-        raise SubmissionError(
-            [
-                {
-                    "index": None,
-                    "field": "listens",
-                    "message": f"at most {MAX_LISTENS} listens per request, not {len(items)}",
-                }
-            ]
-        )
     now = timezone.now()
-    checked: list[_Item] = []
-    errors: list[dict[str, Any]] = []
-    for index, raw in enumerate(items):
-        item, item_errors = _check(index, raw, now)
-        errors.extend(item_errors)
-        if item is not None:
-            checked.append(item)
-    seen: set[str] = set()
-    for item in checked:
-        if item.client_id and item.client_id in seen:
-            message = "repeats the client_id of an earlier item"
-            errors.append({"index": item.index, "field": "client_id", "message": message})
-        seen.add(item.client_id or "")
+    checked = [
+        replace(item, index=index, played_at=item.played_at or now)
+        for index, item in enumerate(items)
+    ]
     ids = {item.song_id for item in checked if item.song_id}
     known = dict(Song.objects.filter(pk__in=ids).values_list("pk", "artist_id"))
-    for item in checked:
-        if item.song_id and item.song_id not in known:
-            errors.append({"index": item.index, "field": "song", "message": "no such song"})
+    errors = [
+        {"index": item.index, "field": "song", "message": "no such song"}
+        for item in checked
+        if item.song_id and item.song_id not in known
+    ]
     if errors:
-        raise SubmissionError(sorted(errors, key=lambda e: (e["index"] is not None, e["index"])))
+        raise SubmissionError(errors)
     try:
         with transaction.atomic():
             result = _store(listener, checked, known, source)
@@ -174,7 +104,7 @@ def listens_record(listener: Listener, items: Any, *, source: str = "") -> Submi
 
 
 def _store(
-    listener: Listener, items: list[_Item], artist_of: dict[int, int], source: str
+    listener: Listener, items: list[ListenItem], artist_of: dict[int, int], source: str
 ) -> SubmissionResult:
     """Bulk inserts of the items not stored before (by client id, or the same song at the
     same moment); the rest are reported as duplicates."""
@@ -193,8 +123,8 @@ def _store(
             played_at__in={item.played_at for item in fresh},
         ).values_list("song_id", "played_at")
     )
-    new: list[_Item] = []
-    repeated: list[_Item] = []  # the same song at the same moment earlier in this submission
+    new: list[ListenItem] = []
+    repeated: list[ListenItem] = []  # the same song at the same moment earlier in this submission
     earlier = set(stored)
     for item in fresh:
         moment = (item.song_id, item.played_at)
@@ -233,10 +163,10 @@ def _store(
 def _batch_create(
     listener: Listener,
     source: str,
-    items: list[_Item],
-    new: list[_Item],
-    repeated: list[_Item],
-    present: list[_Item],
+    items: list[ListenItem],
+    new: list[ListenItem],
+    repeated: list[ListenItem],
+    present: list[ListenItem],
 ) -> ImportBatch:
     """The finished batch of one submission, with the cleaning report of an import: the
     same rule names for the same things (a repeat within it, a listen already stored)."""
@@ -260,7 +190,7 @@ def _batch_create(
     )
 
 
-def _example_frame(listener: Listener, items: list[_Item]) -> pd.DataFrame:
+def _example_frame(listener: Listener, items: list[ListenItem]) -> pd.DataFrame:
     """Items as the report's example rows (`line`: the item's place, from 1)."""
     return pd.DataFrame(
         {
@@ -274,7 +204,7 @@ def _example_frame(listener: Listener, items: list[_Item]) -> pd.DataFrame:
     )
 
 
-def _resolve_names(items: list[_Item], artist_of: dict[int, int]) -> None:
+def _resolve_names(items: list[ListenItem], artist_of: dict[int, int]) -> None:
     """Give artist + title items their song ids, matching or creating as an import does."""
     named = [item for item in items if item.song_id is None]
     if not named:

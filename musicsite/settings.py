@@ -35,6 +35,8 @@ else:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The API's error body for a CSRF failure on /api/ paths, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "web.api.errors.csrf_failure"
 
 INSTALLED_APPS = [
     # The site: pages, the REST API, its templates and static files. First, so its
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before CommonMiddleware's ALLOWED_HOSTS check: probes ask by the container's address.
     "web.middleware.HealthChecksMiddleware",
+    # Before anything reads a body: one over DATA_UPLOAD_MAX_MEMORY_SIZE gets a 413.
+    "web.middleware.BodySizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: it answers a token request from the cache (fast_reads).
     "web.middleware.ReadyPagesMiddleware",
@@ -262,6 +266,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "web.api.errors.api_exception_handler",
+    # JSON only, nesting bounded; the renderer survives echoing a lone surrogate (formats.py).
+    "DEFAULT_PARSER_CLASSES": ["web.api.formats.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # as the API reads JSON only
+    "DEFAULT_RENDERER_CLASSES": [
+        "web.api.formats.SafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     # One limiter for DRF and the ready first page (web/ratelimit.py): "user" by account,
     # "anon" by address, in a sliding window.
     "DEFAULT_THROTTLE_CLASSES": ["web.api.throttles.ApiRateThrottle"],

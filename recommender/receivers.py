@@ -6,7 +6,7 @@ queued (bursts coalesce, see `tasks.request_refresh`), a not-for-me item leaves 
 active lists at once so the next page does not show it.
 """
 
-from listening.events import feedback_given, listens_recorded
+from listening.events import feedback_given, feedback_withdrawn, listens_recorded
 from listening.models import FeedbackKind
 
 from . import serving, tasks
@@ -32,6 +32,12 @@ def on_feedback_given(
         tasks.request_refresh(listener_id)
 
 
+def on_feedback_withdrawn(sender, *, listener_id: int, **kwargs) -> None:
+    # Refolded as after a word given: a love no longer counts, a not-for-me item may return.
+    tasks.request_refresh(listener_id)
+
+
 def connect() -> None:
     listens_recorded.connect(on_listens_recorded, dispatch_uid="recommender-listens")
     feedback_given.connect(on_feedback_given, dispatch_uid="recommender-feedback")
+    feedback_withdrawn.connect(on_feedback_withdrawn, dispatch_uid="recommender-feedback-undo")

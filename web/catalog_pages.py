@@ -10,12 +10,20 @@ from django.shortcuts import get_object_or_404, render
 from catalog.lookups import in_order
 from catalog.models import Artist, Song
 from catalog.names import match_key
-from listening.models import Listen
+from listening.models import Feedback, Listen
 from recommender.serving import similar_ids
 
 PAGE_SIZE = 20
 ARTISTS_PAGE_SIZE = 24
 SIMILAR_SHOWN = 10
+
+
+def _feedback_on(request: HttpRequest, **item) -> Feedback | None:
+    """The signed-in listener's love or not-for-me on this song or artist, shown with its
+    Undo button."""
+    if not request.user.is_authenticated:
+        return None
+    return Feedback.objects.filter(listener__user=request.user, **item).first()
 
 
 def song_page(request: HttpRequest, song_id: int) -> HttpResponse:
@@ -29,6 +37,7 @@ def song_page(request: HttpRequest, song_id: int) -> HttpResponse:
         "listeners": stats["listeners"] or 0,
         "plays": stats["plays"] or 0,
         "similar": in_order(Song, similar[:SIMILAR_SHOWN], "artist"),
+        "feedback": _feedback_on(request, song=song),
     }
     return render(request, "catalog/song.html", context)
 
@@ -54,6 +63,7 @@ def artist_page(request: HttpRequest, artist_id: int) -> HttpResponse:
         "listeners": listeners or 0,
         "top_songs": top_songs,
         "similar": in_order(Artist, similar[:SIMILAR_SHOWN]),
+        "feedback": _feedback_on(request, artist=artist),
     }
     return render(request, "catalog/artist.html", context)
 

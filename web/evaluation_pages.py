@@ -26,6 +26,9 @@ SPLIT_LABELS = {
 NOT_METRICS = {"n_listeners", "fit_seconds", "score_seconds", "metrics_seconds", "ci_seconds"}
 
 
+MAX_K = 1_000  # a list longer than any page shows; int() takes any number of digits
+
+
 class EvaluationForm(forms.Form):
     algorithms = forms.MultipleChoiceField(
         choices=[(name, name) for name in sorted(algorithms.ALGORITHMS)],
@@ -56,8 +59,8 @@ class EvaluationForm(forms.Form):
             ks = tuple(int(k) for k in self.cleaned_data["ks"].split(","))
         except ValueError as error:
             raise ValidationError("k values: whole numbers separated by commas") from error
-        if not ks or min(ks) < 1:
-            raise ValidationError("k values must be 1 or more")
+        if not ks or min(ks) < 1 or max(ks) > MAX_K:
+            raise ValidationError(f"k values must be from 1 to {MAX_K}")
         return ks
 
     def clean(self) -> dict:
@@ -70,7 +73,9 @@ class EvaluationForm(forms.Form):
         if not data.get("last_n"):
             data["last_n"] = 1
         name, _, k = (data.get("metric") or "").partition("@")
-        if ks and (name not in RANKING_METRICS or not k.isdigit() or int(k) not in ks):
+        if ks and (
+            name not in RANKING_METRICS or not k.isascii() or not k.isdigit() or int(k) not in ks
+        ):
             self.add_error(
                 "metric",
                 f"a ranking metric ({', '.join(RANKING_METRICS)}) at one of the k values, like"

@@ -2,8 +2,10 @@
 
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.db.models import F, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
@@ -17,17 +19,18 @@ from catalog.lookups import in_order
 from catalog.models import Artist, Song
 from catalog.names import match_key
 from listening.charts import charts
-from listening.feedback import feedback_give
-from listening.listen_submission import SubmissionError, listens_record
+from listening.feedback import feedback_give, feedback_withdraw
+from listening.listen_submission import ListenItem, SubmissionError, listens_record
 from listening.models import FeedbackKind, Listen, Listener
 from recommender.refresh import refresh_listener
+from web.api.inputs import ID_MAX
 from web.clock import clock_svg
 
 HISTORY_PAGE = 25
 MIN_ARTISTS = 3
 MAX_PICKS = 50  # far more than anyone ticks on a welcome page
 SEARCH_SHOWN = 30
-ID_MAX = 2**63 - 1  # the largest id a BigAutoField holds
+UNDO = "undo"  # the feedback form's kind that takes a love or a not-for-me back
 
 
 def _back(request: HttpRequest, fallback: str = "home") -> HttpResponse:
@@ -76,21 +79,24 @@ def my_listening(request: HttpRequest) -> HttpResponse:
     return render(request, "listening/my_listening.html", context)
 
 
-def _artist_id(value: str) -> int | None:
-    """`value` as an artist id, or None if it cannot be one."""
-    value = value.strip()
-    # isascii: "²" passes isdigit but not int(); the length check keeps int() off
-    # thousand-digit strings, and ID_MAX the database off numbers its column cannot hold.
-    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+# One bound for every id a page form takes: what the id columns (64-bit) hold. Django's
+# IntegerField refuses "²" and thousand-digit strings with its "Enter a whole number."
+ID_FIELD = forms.IntegerField(min_value=1, max_value=ID_MAX)
+
+
+def _id(value) -> int | None:
+    """`value` as an id, or None if it cannot be one."""
+    try:
+        return ID_FIELD.clean(value)
+    except forms.ValidationError:
         return None
-    return int(value) if 0 < int(value) <= ID_MAX else None
 
 
 def _picked_artists(values: list[str]) -> tuple[list[int], str]:
     """The artist ids among `values` (the form's picks), in order and once each, and what was
     wrong with the rest ("" if nothing). The picks travel in the page's query string and
     form, so anything can arrive; at most MAX_PICKS count (which bounds the lookup too)."""
-    ids = [_artist_id(value) for value in values]
+    ids = [_id(value) for value in values]
     picks = list(dict.fromkeys(pk for pk in ids if pk is not None))
     bad = ids.count(None)
     if bad:
@@ -147,8 +153,11 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 @require_POST
 def song_listened(request: HttpRequest, song_id: int) -> HttpResponse:
     listener = Listener.objects.for_user(request.user)
+    if _id(song_id) is None:  # the path's number may be any length
+        messages.error(request, "No such song.")
+        return _back(request)
     try:
-        listens_record(listener, [{"song": song_id}])
+        listens_record(listener, [ListenItem(song_id=song_id)])
     except SubmissionError as error:
         messages.error(request, error.errors[0]["message"].capitalize() + ".")
         return _back(request)
@@ -157,28 +166,60 @@ def song_listened(request: HttpRequest, song_id: int) -> HttpResponse:
     return _back(request)
 
 
+class FeedbackForm(forms.Form):
+    """The song page's Love / Not for me / Undo buttons: one song or one artist."""
+
+    # Errors never echo the value: it may be anything, and it is shown on the next page.
+    kind = forms.ChoiceField(
+        choices=[*FeedbackKind.choices, (UNDO, "Undo")],
+        error_messages={"invalid_choice": "must be love, not_for_me or undo"},
+    )
+    song = forms.IntegerField(min_value=1, max_value=ID_MAX, required=False)
+    artist = forms.IntegerField(min_value=1, max_value=ID_MAX, required=False)  # as ID_FIELD
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        song, artist = data.get("song"), data.get("artist")
+        if (song is None) == (artist is None):
+            raise forms.ValidationError("Give one song or one artist.")
+        model = Song if song is not None else Artist
+        if not model.objects.filter(pk=song or artist).exists():
+            raise forms.ValidationError("That song or artist does not exist.")
+        return data
+
+
+def _form_problem(form: forms.Form) -> str:
+    """The form's first error, with the field it is about."""
+    for name, errors in form.errors.items():
+        prefix = "" if name == NON_FIELD_ERRORS else f"{name}: "
+        return f"{prefix}{errors[0]}"
+    return ""
+
+
 @login_required
 @require_POST
 def give_feedback(request: HttpRequest) -> HttpResponse:
+    """Love, not for me, or take either back (kind "undo")."""
+    form = FeedbackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_problem(form))
+        return _back(request)
     listener = Listener.objects.for_user(request.user)
-    kind = request.POST.get("kind", "")
-    song, artist = request.POST.get("song", ""), request.POST.get("artist", "")
-    target = {"song_id": int(song)} if song.isdigit() else {}
-    if artist.isdigit():
-        target["artist_id"] = int(artist)
-    known = (
-        Song.objects.filter(pk=target["song_id"]).exists()
-        if "song_id" in target
-        else Artist.objects.filter(pk=target.get("artist_id", 0)).exists()
-    )
-    if not known:
-        messages.error(request, "That song or artist does not exist.")
+    kind = form.cleaned_data["kind"]
+    target = {
+        f"{name}_id": form.cleaned_data[name]
+        for name in ("song", "artist")
+        if form.cleaned_data[name] is not None
+    }
+    if kind == UNDO:
+        if feedback_withdraw(listener, **target):
+            messages.success(request, "Taken back. Your suggestions are updating.")
+        else:
+            messages.info(request, "There was nothing to take back.")
         return _back(request)
-    try:
-        feedback_give(listener, kind=kind, **target)
-    except ValueError as error:
-        messages.error(request, f"{error}.")
-        return _back(request)
+    feedback_give(listener, kind=kind, **target)
     if kind == FeedbackKind.NOT_FOR_ME:
         messages.success(request, "Understood: it will not be suggested to you again.")
     else:

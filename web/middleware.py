@@ -3,10 +3,12 @@ health checks."""
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from . import fast_reads, health
+from .api.errors import is_api, too_large
 
 
 class ReadyPagesMiddleware:
@@ -57,3 +59,30 @@ class HealthChecksMiddleware:
         if view is not None and request.method in ("GET", "HEAD"):
             return view(request)
         return self.get_response(request)
+
+
+class BodySizeMiddleware:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is answered 413 before anything reads it:
+    JSON on /api/, a plain page elsewhere (Django alone answers an HTML 400 when the body is
+    read, and DRF's parser reads the stream without that limit).
+
+    Multipart bodies outside /api/ pass: their files do not count against the limit (the
+    admin's import uploads are large by nature), and Django bounds their other fields."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and self._length(request) > limit:
+            upload = request.content_type == "multipart/form-data"
+            if is_api(request) or not upload:
+                return too_large(request, limit)
+        return self.get_response(request)
+
+    @staticmethod
+    def _length(request: HttpRequest) -> int:
+        try:
+            return int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:  # Django reads such a body as empty, and so do we
+            return 0

@@ -1,5 +1,6 @@
 """The operations dashboard: what runs, what is live, what failed, and the actions on it."""
 
+from django import forms
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -13,6 +14,7 @@ from musicsite.jobs import Job, JobStatus
 from musicsite.safe_cache import attempt
 from recommender import pipeline, publishing, tasks
 from recommender.models import ModelRun, PendingRefresh, PipelineRun, RecommendationSet, SetStatus
+from web.api.inputs import id_or_none
 
 RECENT = 8
 
@@ -117,24 +119,57 @@ def operations(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/operations.html", context)
 
 
+class OperationForm(forms.Form):
+    """An action of the dashboard; `run` (a finished training run) for "publish"."""
+
+    action = forms.ChoiceField(
+        choices=[(name, name) for name in ("run-pipeline", "publish", "roll-back")],
+        error_messages={
+            "invalid_choice": "Unknown action: choose run-pipeline, publish or roll-back."
+        },
+    )
+    run = forms.ModelChoiceField(
+        queryset=ModelRun.objects.filter(status=JobStatus.SUCCEEDED),
+        required=False,
+        # Never the value itself in the message: it is shown back on the page.
+        error_messages={"invalid_choice": "There is no finished training run with that id."},
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "publish" and data.get("run") is None and not self.errors:
+            raise forms.ValidationError("Publish needs the id of a finished training run.")
+        return data
+
+
+def _bounded(value: str) -> str:
+    """The run id as the form may look it up: a number the id column cannot hold names no
+    run (the ORM would fail on it), so it becomes one that matches nothing."""
+    return value if id_or_none(value.strip()) is not None else ("0" if value else "")
+
+
 @staff_member_required
 @require_POST
 def operations_action(request: HttpRequest) -> HttpResponse:
-    action = request.POST.get("action")
+    data = request.POST.copy()
+    data["run"] = _bounded(data.get("run", ""))
+    form = OperationForm(data)
+    if not form.is_valid():
+        messages.error(request, next(iter(form.errors.values()))[0])
+        return redirect("operations")
+    action = form.cleaned_data["action"]
     try:
         if action == "run-pipeline":
             run = pipeline.pipeline_create(created_by=request.user)
             tasks.pipeline_run.delay_on_commit(run.pk)
             messages.success(request, f"Pipeline {run.pk} queued.")
         elif action == "publish":
-            run_id = int(request.POST.get("run", "0"))
+            run_id = form.cleaned_data["run"].pk
             tasks.recommendation_set_publish.delay_on_commit(run_id)
             messages.success(request, f"Publishing run {run_id}.")
-        elif action == "roll-back":
+        else:
             previous = publishing.rollback()
             messages.success(request, f"Set {previous.pk} is active again.")
-        else:
-            messages.error(request, f"Unknown action {action!r}.")
     except (pipeline.PipelineBusy, publishing.PublishError, ValueError) as error:
         messages.error(request, str(error))
     return redirect("operations")

@@ -18,7 +18,7 @@ from . import (
 from .accounts import sign_out_everywhere, signup
 from .api.catalog import ArtistViewSet, ChartsView, SongViewSet
 from .api.errors import api_not_found
-from .api.listening import MyFeedbackView, MyListensView
+from .api.listening import MyFeedbackUndoView, MyFeedbackView, MyListensView
 from .api.recommendations import MyRecommendationsView
 from .api.tokens import LogoutAllView, LogoutView, TokenView
 from .home import home
@@ -34,6 +34,16 @@ api_v1 = [
     path("me/recommendations/", MyRecommendationsView.as_view(), name="my-recommendations"),
     path("me/listens/", MyListensView.as_view(), name="my-listens"),
     path("me/feedback/", MyFeedbackView.as_view(), name="my-feedback"),
+    path(
+        "me/feedback/songs/<int:item_id>/",
+        MyFeedbackUndoView.as_view(level="song"),
+        name="my-feedback-song",
+    ),
+    path(
+        "me/feedback/artists/<int:item_id>/",
+        MyFeedbackUndoView.as_view(level="artist"),
+        name="my-feedback-artist",
+    ),
     path("charts/", ChartsView.as_view(), name="charts"),
     path("schema/", SpectacularAPIView.as_view(api_version="1"), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),
@@ -92,6 +102,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),  # last: whatever no endpoint above matched
 ]
+
+# Server errors on /api/ answer in the API's error body too (pages keep the site's page).
+handler500 = "web.api.errors.server_error"
 
 admin.site.site_header = "musicsite operations"
 admin.site.site_title = "musicsite admin"

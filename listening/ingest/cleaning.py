@@ -111,11 +111,18 @@ def drop_implausible_play_count(frame: pd.DataFrame, threshold: float) -> Split:
     return _split(frame, frame["play_count"] > threshold)
 
 
+def play_time_window(config: CleaningConfig, now: datetime) -> tuple[datetime, datetime]:
+    """(earliest, latest): the moments a play may have, both included. The one definition
+    of a believable play time, for imports (`drop_time_out_of_range`) and for the listens a
+    listener's app submits (web.api's input serializer), so the two never disagree."""
+    return config.earliest_play, now + config.future_tolerance
+
+
 def drop_time_out_of_range(frame: pd.DataFrame, *, now: datetime, config: CleaningConfig) -> Split:
     """Plays in the future, or before scrobbling existed at scale (2002)."""
     played = frame["played_at"]
-    latest = pd.Timestamp(now + config.future_tolerance)
-    out = played.notna() & ((played > latest) | (played < pd.Timestamp(config.earliest_play)))
+    earliest, latest = play_time_window(config, now)
+    out = played.notna() & ((played > pd.Timestamp(latest)) | (played < pd.Timestamp(earliest)))
     return _split(frame, out)
 
 

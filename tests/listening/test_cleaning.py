@@ -112,6 +112,22 @@ def test_plays_in_the_future_or_before_2002_are_dropped():
     assert lines(split.removed) == [2, 3]
 
 
+def test_the_time_window_is_the_configs_and_its_edges_are_kept():
+    config = CleaningConfig(earliest_play=datetime(1990, 1, 1, tzinfo=UTC))
+    earliest, latest = cleaning.play_time_window(config, NOW)
+    assert (earliest, latest) == (config.earliest_play, NOW + config.future_tolerance)
+    second = pd.Timedelta(seconds=1)
+    naive = [moment.replace(tzinfo=None) for moment in (earliest, latest)]  # frame() adds UTC
+    rows = frame(
+        {"played_at": naive[0]},
+        {"played_at": naive[1]},
+        {"played_at": naive[0] - second},
+        {"played_at": naive[1] + second},
+    )
+    split = cleaning.drop_time_out_of_range(rows, now=NOW, config=config)
+    assert lines(split.removed) == [3, 4]
+
+
 def test_spotify_plays_under_30_seconds_are_skips():
     rows = frame({"ms_played": 29_999}, {"ms_played": 30_000}, {"ms_played": None})
     assert lines(cleaning.divert_skips(rows, CONFIG).removed) == [1]

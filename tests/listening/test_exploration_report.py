@@ -14,7 +14,7 @@ from listening.exploration.queries import quality
 from listening.exploration.report import exploration_report_create, exploration_report_run
 from listening.generator import generate
 from listening.listen_import import listen_import_create, listen_import_run
-from listening.listen_submission import listens_record
+from listening.listen_submission import ListenItem, listens_record
 from listening.models import ExplorationReport, Listener
 from musicsite.jobs import JobStatus
 from tests.factories import (
@@ -185,7 +185,9 @@ def test_api_submissions_are_one_line_of_the_imports_however_many_they_are(db, t
     listen_import_run(batch_id=listen_import_create(path=path).pk)
     listener = Listener.objects.for_user(UserFactory())
     for song in SongFactory.create_batch(3):
-        listens_record(listener, [{"song": song.pk}, {"song": song.pk}], source="api")
+        listens_record(
+            listener, [ListenItem(song_id=song.pk), ListenItem(song_id=song.pk)], source="api"
+        )
 
     imports = quality()["imports"]
 

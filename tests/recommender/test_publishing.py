@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from catalog.models import Song
 from listening.feedback import feedback_give
-from listening.listen_submission import listens_record
+from listening.listen_submission import ListenItem, listens_record
 from listening.models import Feedback, FeedbackKind, Listen, Listener
 from recommender import publishing, refresh, serving, tasks
 from recommender.evaluations import evaluation_create, evaluation_run, protocol_weighted
@@ -291,7 +291,7 @@ def test_what_listeners_do_during_a_publication_counts_in_the_new_set(listening)
         # Held at this step, after the publication read its data. The refreshes these
         # ask for are never run here (the test's transaction does not commit).
         if step == "writing the lists":
-            listens_record(listener, [{"song": song, "play_count": 20} for song in top])
+            listens_record(listener, [ListenItem(song_id=song, play_count=20) for song in top])
             feedback_give(newcomer, kind=FeedbackKind.LOVE, artist_id=artist)
             feedback_give(refuser, kind=FeedbackKind.NOT_FOR_ME, song_id=refused)
 
@@ -327,7 +327,7 @@ def test_a_refresh_run_during_a_publication_is_not_lost_when_it_activates(tmp_pa
 
     def meanwhile(step: str, fraction: float) -> None:
         if step == "writing the lists":
-            listens_record(listener, [{"song": song, "play_count": 20} for song in top])
+            listens_record(listener, [ListenItem(song_id=song, play_count=20) for song in top])
 
     published = publishing.publish(run_id=run_id, top_n=10, on_progress=meanwhile)
 

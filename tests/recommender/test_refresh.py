@@ -9,7 +9,7 @@ from catalog.models import Song
 from listening.feedback import feedback_give
 from listening.generator import generate
 from listening.listen_import import listen_import_create, listen_import_run
-from listening.listen_submission import listens_record
+from listening.listen_submission import ListenItem, listens_record
 from listening.models import Listener
 from recommender import publishing, refresh, serving
 from recommender.models import ListenerRecommendations
@@ -42,7 +42,7 @@ def test_new_listens_refold_the_listener_in_process(
     top = before["items"][:3]
 
     with django_capture_on_commit_callbacks(execute=True):
-        listens_record(listener, [{"song": song, "play_count": 20} for song in top])
+        listens_record(listener, [ListenItem(song_id=song, play_count=20) for song in top])
 
     after = serving.listener_list(listener.pk, "song")  # the cached list was dropped
     assert after["refreshed_at"] is not None
@@ -56,7 +56,7 @@ def test_a_burst_of_listens_asks_for_one_refresh(db, tmp_path, django_capture_on
     songs = list(Song.objects.values_list("pk", flat=True)[:5])
     with django_capture_on_commit_callbacks(execute=False) as queued:
         for song in songs:
-            listens_record(listener, [{"song": song}])
+            listens_record(listener, [ListenItem(song_id=song)])
     assert len(queued) == 1
 
 
@@ -70,7 +70,7 @@ def test_with_a_real_worker_the_new_list_is_readable_within_five_seconds(
     top = serving.listener_list(listener.pk, "song")["items"][:3]
 
     started = time.monotonic()
-    listens_record(listener, [{"song": song, "play_count": 20} for song in top])
+    listens_record(listener, [ListenItem(song_id=song, play_count=20) for song in top])
     while time.monotonic() - started < 5:
         row = song_row(set_id, listener)
         if row.refreshed_at is not None:

@@ -66,7 +66,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 @pytest.mark.slow
 @schema.parametrize()
 @settings(
-    max_examples=30,
+    max_examples=100,
     derandomize=True,  # the same examples every run: CI must not turn red by chance
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

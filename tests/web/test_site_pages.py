@@ -275,7 +275,7 @@ def test_forms_need_csrf_and_sign_in(site):
     client = Client()
     signed_in_with_history(client)
     odd = client.post(reverse("feedback"), {"song": song.pk, "kind": "meh"}, follow=True)
-    assert "kind must be one of" in odd.content.decode()
+    assert "kind: must be love, not_for_me or undo" in odd.content.decode()
 
 
 def test_sign_in_and_out_use_the_sites_own_pages(site):

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,10 +15,43 @@ from catalog.models import Artist, Song
 from catalog.names import match_key
 from listening.charts import charts
 from recommender.serving import similar_ids
+from web.api.inputs import MAX_SEARCH, IdField, TextField, id_or_none
 from web.api.serializers import ArtistSerializer, SongSerializer, artist_data, song_data
 
 SEARCH = OpenApiParameter("search", str, description="Words in the title or the artist's name.")
 ARTIST = OpenApiParameter("artist", int, description="Only this artist's songs (artist id).")
+
+
+class CatalogueQuery(serializers.Serializer):
+    """The query string of a catalogue list (page and page_size are the paginator's)."""
+
+    search = TextField(max_length=MAX_SEARCH, required=False)
+
+
+class SongQuery(CatalogueQuery):
+    artist = IdField(required=False)
+
+
+class BoundedInput:
+    """Validated input for the catalogue's views. Path ids must fit the database's column: a
+    larger number names no object (404), where the ORM would fail on it (OverflowError on
+    SQLite, DataError on PostgreSQL). A list's query string goes through `query_class`
+    (a 400 saying which parameter); the other views take none."""
+
+    lookup_value_regex = "[0-9]+"
+    query_class = CatalogueQuery
+
+    def query(self) -> dict:
+        if self.action != "list":
+            return {}
+        query = self.query_class(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
+    def get_object(self):
+        if id_or_none(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) is None:
+            raise NotFound("No such object.")
+        return super().get_object()
 
 
 SIMILAR_RESPONSE = inline_serializer(
@@ -29,23 +63,22 @@ SIMILAR_RESPONSE = inline_serializer(
 @extend_schema(
     tags=["catalogue"],
 )
-class SongViewSet(viewsets.ReadOnlyModelViewSet):
+class SongViewSet(BoundedInput, viewsets.ReadOnlyModelViewSet):
     """Songs: list (search, filter by artist), one song, its similar songs."""
 
     serializer_class = SongSerializer
     permission_classes = [AllowAny]
+    query_class = SongQuery
 
     def get_queryset(self):
         songs = Song.objects.select_related("artist", "release").order_by("pk")
-        words = self.request.query_params.get("search", "").strip()
+        query = self.query()
+        words = query.get("search", "").strip()
         if words:
             key = match_key(words)
             songs = songs.filter(Q(title_key__contains=key) | Q(artist__name_key__contains=key))
-        artist = self.request.query_params.get("artist")
-        if artist:
-            if not artist.isdigit():
-                raise serializers.ValidationError({"artist": "must be an artist id"})
-            songs = songs.filter(artist_id=int(artist))
+        if query.get("artist") is not None:
+            songs = songs.filter(artist_id=query["artist"])
         return songs
 
     @extend_schema(parameters=[SEARCH, ARTIST])
@@ -65,7 +98,7 @@ class SongViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema(
     tags=["catalogue"],
 )
-class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
+class ArtistViewSet(BoundedInput, viewsets.ReadOnlyModelViewSet):
     """Artists: list (search), one artist, its similar artists."""
 
     serializer_class = ArtistSerializer
@@ -73,7 +106,7 @@ class ArtistViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         artists = Artist.objects.order_by("pk")
-        words = self.request.query_params.get("search", "").strip()
+        words = self.query().get("search", "").strip()
         if words:
             artists = artists.filter(name_key__contains=match_key(words))
         return artists

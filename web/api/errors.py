@@ -5,10 +5,13 @@ Every error is {"error": {"status": 400, "code": "invalid", "message": "...", "d
 per-item errors when there are any.
 """
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -38,6 +41,8 @@ ERRORS = {
     401: _response("Not signed in: send `Authorization: Token <key>`."),
     403: _response("Signed in, but not allowed."),
     404: _response("No such object."),
+    405: _response("The endpoint does not take this method."),
+    413: _response("The body is too large."),
     415: _response("The body's format is not accepted: send JSON (application/json)."),
     429: _response("Too many requests: retry after the `Retry-After` header's seconds."),
 }
@@ -56,6 +61,10 @@ def _message(data) -> str:
 
 def api_exception_handler(exc, context):
     """DRF's handler, with its body wrapped in the one error shape."""
+    if isinstance(exc, RecursionError):
+        # Python's json recursing on deep nesting, in a view whose parsers are not ours
+        # (BoundedJSONParser answers it itself): the client's error, not the server's.
+        exc = ParseError("JSON parse error - the body is nested too deeply")
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -100,8 +109,49 @@ class ErrorsDocumentedSchema(AutoSchema):
         return responses
 
 
+def is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    """The error body outside DRF's views (its JsonResponse escapes every non-ASCII
+    character, so nothing a client sent can make it fail to encode)."""
+    error = {"status": status_code, "code": code, "message": message}
+    return JsonResponse({"error": error}, status=status_code)
+
+
+# Exempt: it changes nothing, and an unsafe method on a mistyped /api/ address (a DELETE
+# with a token) must get this 404, not Django's HTML "CSRF verification failed" page.
+@csrf_exempt
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Any /api/ address that names no endpoint (an id that is not a number, a typo): the
     API's error body, not the site's HTML page."""
-    error = {"status": 404, "code": "not_found", "message": f"No endpoint at {request.path}."}
-    return JsonResponse({"error": error}, status=404)
+    return json_error(404, "not_found", f"No endpoint at {request.path}.")
+
+
+def csrf_failure(request, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: on /api/ the error body (a browser session's unsafe request without
+    its CSRF token; requests with a token need none), elsewhere Django's own page."""
+    if not is_api(request):
+        return csrf.csrf_failure(request, reason=reason)
+    message = (
+        f"CSRF check failed ({reason}). A signed-in browser session must send the "
+        "X-CSRFToken header; requests with `Authorization: Token <key>` need none."
+    )
+    return json_error(403, "csrf_failed", message)
+
+
+def server_error(request) -> HttpResponse:
+    """handler500: the error body on /api/, the site's page elsewhere."""
+    if is_api(request):
+        return json_error(500, "server_error", "Something went wrong on our side.")
+    return defaults.server_error(request)
+
+
+def too_large(request, limit: int) -> HttpResponse:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django itself would answer an HTML
+    400 when the body is read, or DRF read it unbounded)."""
+    message = f"The request body is larger than {limit:,} bytes."
+    if is_api(request):
+        return json_error(413, "too_large", message)
+    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

@@ -3,19 +3,22 @@
 from django.db.models import F
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from catalog.models import Artist, Song
-from listening.feedback import feedback_give
-from listening.listen_submission import (
-    API_SOURCE,
-    MAX_LISTENS,
-    SubmissionError,
-    listens_record,
-)
+from listening.feedback import feedback_give, feedback_withdraw
+from listening.listen_submission import API_SOURCE, SubmissionError, listens_record
 from listening.models import Feedback, FeedbackKind, Listen, Listener
 from web.api.errors import error_response
+from web.api.inputs import (
+    AwareDateTimeField,
+    IdField,
+    ListenSubmissionSerializer,
+    id_or_none,
+    item_errors,
+)
 from web.api.serializers import ArtistSerializer, SongSerializer
 
 
@@ -28,25 +31,6 @@ class ListenSerializer(serializers.ModelSerializer):
         fields = ["id", "song", "artist", "played_at", "play_count"]
 
 
-SUBMISSION = inline_serializer(
-    "ListenSubmission",
-    {
-        "listens": serializers.ListField(
-            child=inline_serializer(
-                "SubmittedListenItem",
-                {
-                    "song": serializers.IntegerField(required=False),
-                    "artist": serializers.CharField(required=False),
-                    "title": serializers.CharField(required=False),
-                    "played_at": serializers.DateTimeField(required=False),
-                    "play_count": serializers.IntegerField(required=False, min_value=1),
-                    "client_id": serializers.CharField(required=False, max_length=64),
-                },
-            ),
-            max_length=MAX_LISTENS,
-        )
-    },
-)
 SUBMITTED = inline_serializer(
     "ListenSubmissionResult",
     {
@@ -79,7 +63,7 @@ class MyListensView(generics.ListAPIView):
 
     @extend_schema(
         tags=["me"],
-        request=SUBMISSION,
+        request=ListenSubmissionSerializer,
         responses={201: SUBMITTED},
         examples=[
             OpenApiExample(
@@ -99,18 +83,14 @@ class MyListensView(generics.ListAPIView):
         created). `played_at` defaults to now; a repeated `client_id` (or the same song at
         the same moment) is reported in `duplicates` and not stored again. If any item is
         invalid, nothing is stored and `details.listens` lists each error by item index."""
-        if not isinstance(request.data, dict) or "listens" not in request.data:
-            raise ValidationError({"listens": ["required: a list of listens"]})
+        submission = ListenSubmissionSerializer(data=request.data)
+        if not submission.is_valid():
+            return _invalid_listens(item_errors(submission.errors))
         listener = Listener.objects.for_user(request.user)
         try:
-            result = listens_record(listener, request.data["listens"], source=API_SOURCE)
+            result = listens_record(listener, submission.items(), source=API_SOURCE)
         except SubmissionError as error:
-            return error_response(
-                status.HTTP_400_BAD_REQUEST,
-                "invalid",
-                f"{len(error.errors)} error(s) in the listens; nothing was stored",
-                {"listens": error.errors},
-            )
+            return _invalid_listens(error.errors)
         return Response(
             {
                 "recorded": len(result.recorded),
@@ -121,29 +101,43 @@ class MyListensView(generics.ListAPIView):
         )
 
 
+def _invalid_listens(errors: list[dict]) -> Response:
+    return error_response(
+        status.HTTP_400_BAD_REQUEST,
+        "invalid",
+        f"{len(errors)} error(s) in the listens; nothing was stored",
+        {"listens": errors},
+    )
+
+
 class FeedbackSerializer(serializers.ModelSerializer):
-    song = serializers.PrimaryKeyRelatedField(
-        queryset=Song.objects.all(), required=False, allow_null=True
-    )
-    artist = serializers.PrimaryKeyRelatedField(
-        queryset=Artist.objects.all(), required=False, allow_null=True
-    )
-    kind = serializers.ChoiceField(choices=FeedbackKind.choices)
+    """A feedback row as the API shows it."""
 
     class Meta:
         model = Feedback
         fields = ["id", "kind", "song", "artist", "expires_at", "created_at"]
-        read_only_fields = ["id", "created_at"]
-        # One feedback per item is kept by the service (it replaces), not refused here.
-        validators: list = []
+        read_only_fields = fields
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    """The body of `POST /me/feedback/`: one song or one artist, a kind, an optional expiry."""
+
+    kind = serializers.ChoiceField(choices=FeedbackKind.choices)
+    song = IdField(required=False, allow_null=True)
+    artist = IdField(required=False, allow_null=True)
+    expires_at = AwareDateTimeField(required=False, allow_null=True)
 
     def validate(self, attrs):
-        if bool(attrs.get("song")) == bool(attrs.get("artist")):
+        song, artist = attrs.get("song"), attrs.get("artist")
+        if (song is None) == (artist is None):
             raise ValidationError("give one song or one artist")
+        model, name, pk = (Song, "song", song) if song is not None else (Artist, "artist", artist)
+        if not model.objects.filter(pk=pk).exists():
+            raise ValidationError({name: [f"no {name} has id {pk}"]})
         return attrs
 
 
-class MyFeedbackView(generics.ListCreateAPIView):
+class MyFeedbackView(generics.ListAPIView):
     """GET: the listener's feedback. POST: love or not-for-me on a song or an artist
     (replacing earlier feedback on it); not-for-me removes it from the suggestions at once."""
 
@@ -159,19 +153,36 @@ class MyFeedbackView(generics.ListCreateAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(tags=["me"], responses={201: FeedbackSerializer})
+    @extend_schema(
+        tags=["me"], request=FeedbackInputSerializer, responses={201: FeedbackSerializer}
+    )
     def post(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        given = FeedbackInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
         try:
             feedback = feedback_give(
                 Listener.objects.for_user(request.user),
                 kind=data["kind"],
-                song_id=data["song"].pk if data.get("song") else None,
-                artist_id=data["artist"].pk if data.get("artist") else None,
+                song_id=data.get("song"),
+                artist_id=data.get("artist"),
                 expires_at=data.get("expires_at"),
             )
         except ValueError as error:
             raise ValidationError(str(error)) from error
         return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)
+
+
+class MyFeedbackUndoView(APIView):
+    """DELETE: take back the listener's love or not-for-me on this song (or artist): their
+    suggestions are refreshed as after giving it. 404 when there was none."""
+
+    level = "song"  # or "artist": one class, two routes
+
+    @extend_schema(tags=["me"], responses={204: None})
+    def delete(self, request, item_id: int):
+        pk = id_or_none(item_id)
+        target = {f"{self.level}_id": pk}
+        if pk is None or not feedback_withdraw(Listener.objects.for_user(request.user), **target):
+            raise NotFound(f"you gave no feedback on {self.level} {item_id}")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,8 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.models import AuthToken
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -79,6 +80,16 @@ class SuggestionPagination(PageNumberPagination):
     max_page_size = 100
 
 
+class RecommendationsQuery(serializers.Serializer):
+    """The query string (page and page_size are the paginator's, bounded by it)."""
+
+    level = serializers.ChoiceField(
+        choices=["song", "artist"],
+        default="song",
+        error_messages={"invalid_choice": "must be song or artist"},
+    )
+
+
 class MyRecommendationsView(APIView):
     """GET: the signed-in listener's suggestions from the active set, best first.
 
@@ -93,9 +104,9 @@ class MyRecommendationsView(APIView):
 
     @extend_schema(tags=["me"], parameters=[LEVEL], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        level = request.query_params.get("level", "song")
-        if level not in ("song", "artist"):
-            raise ValidationError({"level": "must be song or artist"})
+        query = RecommendationsQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        level = query.validated_data["level"]
         listener = Listener.objects.for_user(request.user)
         value = entries(listener.pk, level)
         if value is None:
