@@ -31,6 +31,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.http import HttpRequest, HttpResponse
 from knox.crypto import hash_token
@@ -76,7 +77,15 @@ def page_key(digest: str, level: str) -> str:
 
 
 def remember_page(token: AuthToken, level: str, set_id: int, body: bytes) -> None:
-    """Keep what DRF rendered for this token's first page of `set_id`."""
+    """Keep what DRF rendered for this token's first page of `set_id` — unless the token
+    was revoked meanwhile: a revocation between DRF's check and this write would otherwise
+    leave a page for a dead token (the revocation's own delete then came first)."""
+    _write_page(token, level, set_id, body)
+    if not AuthToken.objects.filter(digest=token.digest).exists():
+        forget_pages([token.digest])
+
+
+def _write_page(token: AuthToken, level: str, set_id: int, body: bytes) -> None:
     expiry = token.expiry.timestamp() if token.expiry else None
     client = _redis()
     if client is None:
@@ -111,11 +120,17 @@ def forget_pages_of_listener(sender=None, *, listener_id: int, **kwargs) -> None
 def forget_tokens_of(sender, instance, **kwargs) -> None:
     """Signal receiver: a deleted token, or a changed or deleted account, loses its ready
     pages at once (a revoked token or an inactive user must not keep reading through the
-    cache). A queryset delete (sign out everywhere) sends this for every token too."""
+    cache). A queryset delete (sign out everywhere) sends this for every token too. Again
+    once the change commits: a page written meanwhile by a request that still saw the token
+    (remember_page's own check ran before the commit) goes then."""
     if isinstance(instance, AuthToken):
-        forget_pages([instance.digest])
+        digests = [instance.digest]
     else:
-        forget_pages(AuthToken.objects.filter(user_id=instance.pk).values_list("digest", flat=True))
+        digests = list(
+            AuthToken.objects.filter(user_id=instance.pk).values_list("digest", flat=True)
+        )
+    forget_pages(digests)
+    transaction.on_commit(lambda: forget_pages(digests))
 
 
 def is_first_page(query: dict) -> str | None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
@@ -286,3 +287,18 @@ def test_hostile_sign_ins_on_the_page_get_a_form_message(db, username):
     response = page_sign_in(username, "x")
     assert response.status_code == 200
     assert b"errorlist" in response.content
+
+
+def test_a_page_kept_for_a_token_revoked_meanwhile_is_not_kept(db):
+    """DRF saw the token, then it was revoked (and its pages forgotten), then DRF kept the
+    page: the write checks the token is still there."""
+    from web import fast_reads
+
+    user = UserFactory(username="pia", password=PASSWORD)
+    token, _ = AuthToken.objects.create(user=user)
+    token.delete()
+    fast_reads.remember_page(token, "song", 1, b"{}")
+    assert not cache.has_key(fast_reads.page_key(token.digest, "song"))
+    alive, _ = AuthToken.objects.create(user=user)
+    fast_reads.remember_page(alive, "song", 1, b"{}")
+    assert cache.has_key(fast_reads.page_key(alive.digest, "song"))
