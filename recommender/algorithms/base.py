@@ -296,7 +296,7 @@ def spread_reasons(
             used[:] = 0
         wanted = preference[:, :, slot]
         capped = np.where(used < spread, wanted, -np.inf)
-        pick = np.where(np.isfinite(capped).any(axis=1), capped, wanted).argmax(axis=1)
+        pick = np.where(np.isfinite(capped).any(axis=1)[:, None], capped, wanted).argmax(axis=1)
         found = np.isfinite(wanted[rows, pick])
         reasons[found, slot] = sources[rows[found], pick[found]]
         used[rows[found], pick[found]] += 1

@@ -85,9 +85,13 @@ def reason_kinds(listener_id: int, level: str, reasons: dict) -> dict[int, tuple
         return {}
     listens = Listen.objects.filter(listener_id=listener_id, **{f"{level}_id__in": ids})
     played = set(listens.values_list(f"{level}_id", flat=True).distinct())
-    loves = Feedback.objects.live().filter(listener_id=listener_id, kind=FeedbackKind.LOVE)
-    loved_songs = set(loves.filter(song__isnull=False).values_list("song_id", flat=True))
-    loved_artists = dict(loves.filter(artist__isnull=False).values_list("artist_id", "origin"))
+    loves = list(
+        Feedback.objects.live()
+        .filter(listener_id=listener_id, kind=FeedbackKind.LOVE)
+        .values_list("song_id", "artist_id", "origin")
+    )
+    loved_songs = {song for song, _, _ in loves if song is not None}
+    loved_artists = {artist: origin for _, artist, origin in loves if artist is not None}
     found: dict[int, tuple[str, int | None]] = {}
     for pk, item in reasons.items():
         artist = item.artist_id if level == "song" else pk
@@ -98,7 +102,7 @@ def reason_kinds(listener_id: int, level: str, reasons: dict) -> dict[int, tuple
         elif artist in loved_artists:
             origin = loved_artists[artist]
             found[pk] = ("picked" if origin == FeedbackOrigin.PICKED else "loved", artist)
-    if level == "artist":  # an artist of a loved song is loved too
+    if level == "artist" and loved_songs:  # an artist of a loved song is loved too
         by_song = Song.objects.filter(pk__in=loved_songs, artist_id__in=ids)
         for artist in by_song.values_list("artist_id", flat=True):
             found.setdefault(artist, ("loved", None))
