@@ -133,3 +133,26 @@ def test_a_listener_with_listens_and_loves_gets_reasons_naming_only_their_own_it
         else:
             assert reason["kind"] == "loved" and reason["song"]["id"] in loved
     assert "played" in kinds
+
+
+def test_the_charts_a_listener_without_a_list_gets_leave_out_their_picked_artists(catalogue):
+    publish_trained("item_knn")
+    picks = most_played_artists(3)  # the top of the artist chart
+    user = UserFactory(password=PASSWORD)
+    listener = Listener.objects.for_user(user)
+    for artist in picks:  # picked after the publication, no refresh yet: no row of theirs
+        feedback_give(
+            listener,
+            kind=FeedbackKind.LOVE,
+            artist_id=artist,
+            origin=FeedbackOrigin.PICKED,
+            refresh=False,
+        )
+    client = Client()
+    client.force_login(user)
+
+    artists = recommendations(client, "artist")
+    assert artists["fallback"] and artists["results"]
+    listed = [entry["artist"]["id"] for entry in artists["results"]]
+    assert not set(listed) & set(picks)
+    assert [entry["rank"] for entry in artists["results"]] == list(range(1, len(listed) + 1))

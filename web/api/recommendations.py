@@ -1,5 +1,7 @@
 """The listener's suggestions as the API serves them: ready-made, cached, paginated."""
 
+from dataclasses import dataclass
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -39,7 +41,10 @@ def entries(listener_id: int, level: str) -> dict | None:
     reasons, reason_shape = (
         (objects, shape) if reason_level == level else _details(reason_level, reason_ids)
     )
-    honest = reason_kinds(listener_id, reason_level, reasons)
+    wanted = {level: set(listed["items"])}
+    wanted[reason_level] = wanted.get(reason_level, set()) | set(reasons)
+    history = listener_history(listener_id, wanted)
+    honest = reason_kinds(history, reason_level, reasons)
     picked_artists, _ = _details("artist", {artist for kind, artist in honest.values() if artist})
     results = []
     for item, score, reason in zip(
@@ -47,6 +52,8 @@ def entries(listener_id: int, level: str) -> dict | None:
     ):
         if item not in objects:  # removed from the catalogue since publication
             continue
+        if history.holds(level, item):  # theirs already (the charts of a listener without
+            continue  # a list, or a list written before their latest listens): not offered
         results.append(
             {
                 "rank": len(results) + 1,
@@ -74,36 +81,63 @@ def entries(listener_id: int, level: str) -> dict | None:
     return value
 
 
-def reason_kinds(listener_id: int, level: str, reasons: dict) -> dict[int, tuple[str, int | None]]:
-    """Each reason (ids at `level`) as the listener's own history tells it: {id: (kind,
-    artist id or None)}, kind "played", "loved" or "picked" (onboarding), the artist given
-    where the reason stands for a loved or picked artist (a model folds a picked artist in
-    as its top songs, so the song it names was not played: the artist was picked). A reason
-    the listener holds nothing of is left out: it is never shown as theirs."""
-    ids = list(reasons)
-    if not ids:
-        return {}
-    listens = Listen.objects.filter(listener_id=listener_id, **{f"{level}_id__in": ids})
-    played = set(listens.values_list(f"{level}_id", flat=True).distinct())
+@dataclass
+class History:
+    """What one listener holds among some ids: played at each level asked, loved songs, and
+    loved artists with the love's origin (picked on the welcome page, or said)."""
+
+    played: dict[str, set[int]]
+    loved_songs: set[int]
+    loved_artists: dict[int, str]
+
+    def holds(self, level: str, pk: int) -> bool:
+        """Whether the listener played, loved or picked this song or artist."""
+        loved = self.loved_songs if level == "song" else self.loved_artists
+        return pk in self.played.get(level, set()) or pk in loved
+
+
+def listener_history(listener_id: int, ids_by_level: dict[str, set[int]]) -> History:
+    """The listener's listens among these ids (one query per level) and live loves."""
+    played = {
+        level: set(
+            Listen.objects.filter(listener_id=listener_id, **{f"{level}_id__in": list(ids)})
+            .values_list(f"{level}_id", flat=True)
+            .distinct()
+        )
+        for level, ids in ids_by_level.items()
+        if ids
+    }
     loves = list(
         Feedback.objects.live()
         .filter(listener_id=listener_id, kind=FeedbackKind.LOVE)
         .values_list("song_id", "artist_id", "origin")
     )
-    loved_songs = {song for song, _, _ in loves if song is not None}
-    loved_artists = {artist: origin for _, artist, origin in loves if artist is not None}
+    return History(
+        played,
+        {song for song, _, _ in loves if song is not None},
+        {artist: origin for _, artist, origin in loves if artist is not None},
+    )
+
+
+def reason_kinds(history: History, level: str, reasons: dict) -> dict[int, tuple[str, int | None]]:
+    """Each reason (objects by id at `level`) as the listener's own history tells it: {id:
+    (kind, artist id or None)}, kind "played", "loved" or "picked" (onboarding), the artist
+    given where the reason stands for a loved or picked artist (a model folds a picked
+    artist in as its top songs, so the song it names was not played: the artist was
+    picked). A reason the listener holds nothing of is left out: never shown as theirs."""
+    played = history.played.get(level, set())
     found: dict[int, tuple[str, int | None]] = {}
     for pk, item in reasons.items():
         artist = item.artist_id if level == "song" else pk
         if pk in played:
             found[pk] = ("played", None)
-        elif level == "song" and pk in loved_songs:
+        elif level == "song" and pk in history.loved_songs:
             found[pk] = ("loved", None)
-        elif artist in loved_artists:
-            origin = loved_artists[artist]
+        elif artist in history.loved_artists:
+            origin = history.loved_artists[artist]
             found[pk] = ("picked" if origin == FeedbackOrigin.PICKED else "loved", artist)
-    if level == "artist" and loved_songs:  # an artist of a loved song is loved too
-        by_song = Song.objects.filter(pk__in=loved_songs, artist_id__in=ids)
+    if level == "artist" and history.loved_songs:  # an artist of a loved song is loved too
+        by_song = Song.objects.filter(pk__in=history.loved_songs, artist_id__in=list(reasons))
         for artist in by_song.values_list("artist_id", flat=True):
             found.setdefault(artist, ("loved", None))
     return found
