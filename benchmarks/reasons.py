@@ -16,6 +16,7 @@ commit before the change: `git worktree add --detach /tmp/before <commit>` and
 `.venv/bin/python /tmp/before/benchmarks/reasons.py` (copy the script there if it is newer).
 
     .venv/bin/python benchmarks/reasons.py [--listeners 2000 --songs 3000 --listens 150000]
+        [--algorithm als]
 """
 
 import argparse
@@ -46,7 +47,7 @@ def setup(folder: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def build(folder: Path, listeners: int, songs: int, listens: int) -> None:
+def build(folder: Path, listeners: int, songs: int, listens: int, algorithm: str | None) -> None:
     from listening.generator import generate
     from listening.listen_import import listen_import_create, listen_import_run
     from recommender.pipeline import pipeline_create, pipeline_run
@@ -65,6 +66,14 @@ def build(folder: Path, listeners: int, songs: int, listens: int) -> None:
     print(f"imported {batch.rows_loaded:,} listens")
     run = pipeline_run(run_id=pipeline_create().pk)
     print(f"pipeline: {run.decision}")
+    if algorithm:  # another model than the pipeline's pick, published over it
+        from recommender import publishing
+        from recommender.training import model_run_create, model_run_train
+
+        trained = model_run_create(algorithm=algorithm, level="song")
+        model_run_train(run_id=trained.pk)
+        publishing.publish(run_id=trained.pk)
+        print(f"published {algorithm} instead")
 
 
 def newcomers() -> list[int]:
@@ -165,12 +174,13 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=2_000)
     parser.add_argument("--songs", type=int, default=3_000)
     parser.add_argument("--listens", type=int, default=150_000)
+    parser.add_argument("--algorithm", help="publish this model instead of the pipeline's")
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix="reasons-bench-") as folder:
         started = time.perf_counter()
         setup(Path(folder))
-        build(Path(folder), args.listeners, args.songs, args.listens)
+        build(Path(folder), args.listeners, args.songs, args.listens, args.algorithm)
         figures = measure(newcomers())
     print(
         f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
