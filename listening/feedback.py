@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from listening import events
-from listening.models import Feedback, FeedbackKind, Listener
+from listening.models import Feedback, FeedbackKind, FeedbackOrigin, Listener
 
 
 def feedback_give(
@@ -17,6 +17,7 @@ def feedback_give(
     artist_id: int | None = None,
     expires_at: datetime | None = None,
     refresh: bool = True,
+    origin: str = FeedbackOrigin.SAID,
 ) -> Feedback:
     """Record (or replace) the listener's word on one song or artist.
 
@@ -35,7 +36,9 @@ def feedback_give(
     target = {"song_id": song_id} if song_id is not None else {"artist_id": artist_id}
     with transaction.atomic():
         feedback, _ = Feedback.objects.update_or_create(
-            listener=listener, **target, defaults={"kind": kind, "expires_at": expires_at}
+            listener=listener,
+            **target,
+            defaults={"kind": kind, "expires_at": expires_at, "origin": origin},
         )
     events.feedback_given.send(
         sender=Feedback,

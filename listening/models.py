@@ -258,6 +258,13 @@ class FeedbackKind(models.TextChoices):
     NOT_FOR_ME = "not_for_me"
 
 
+class FeedbackOrigin(models.TextChoices):
+    """Where a listener said it: a reason names a pick as a pick, not as a play."""
+
+    SAID = "said", "said on a song or artist page, or through the API"
+    PICKED = "picked", "picked when signing up (onboarding)"
+
+
 class FeedbackQuerySet(models.QuerySet):
     def live(self) -> "FeedbackQuerySet":
         """Feedback that still holds: no expiry, or an expiry still ahead."""
@@ -281,6 +288,9 @@ class Feedback(models.Model):
         "catalog.Artist", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
+    origin = models.CharField(
+        max_length=8, choices=FeedbackOrigin.choices, default=FeedbackOrigin.SAID
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -62,10 +62,13 @@ class PublishedModel:
 
     def artist_map(self, listener_ids: np.ndarray, among: list[int] | None = None) -> ArtistMap:
         """At song level, what the artist roll-up needs for these (sorted) listeners, with
-        their live not-for-me artists (read for `among` only, when given)."""
-        refused = refused_pairs("artist", among)
+        the artists never offered to them: their live not-for-me artists and the artists they
+        loved or picked (read for `among` only, when given)."""
+        loves = live_loves(among)
+        loved = loves[loves[:, 2] >= 0][:, [0, 2]]
+        pairs = np.concatenate([refused_pairs("artist", among), loved])
         return ArtistMap(
-            self.song_artist, len(self.artist_ids), cells(listener_ids, self.artist_ids, refused)
+            self.song_artist, len(self.artist_ids), cells(listener_ids, self.artist_ids, pairs)
         )
 
 
@@ -125,6 +128,16 @@ def confidence_rows(
         run.level, sp.csr_matrix(plays + loved), skips, rows, item_ids, refused=refused
     )
     return weigh(matrix, run.weighting)
+
+
+def held_cells(plays: sp.csr_matrix, loved: sp.csr_matrix) -> sp.csr_matrix:
+    """Listeners x model items, 1 where the listener played, loved or picked the item: what
+    they hold whatever the weighting makes of it (bm25 drops an item nearly everyone plays,
+    and on a refresh's one-row matrix every item), never suggested back to them."""
+    held = sp.csr_matrix(sp.csr_matrix(plays, dtype=np.float32) + loved, dtype=np.float32)
+    held.data = (held.data > 0).astype(np.float32)
+    held.eliminate_zeros()
+    return held
 
 
 def artist_songs(
@@ -190,9 +203,10 @@ def _counts(queryset, listener_ids: np.ndarray, item_ids: np.ndarray) -> sp.csr_
 
 def listener_rows(
     listener_ids: np.ndarray, run: ModelRun, item_ids: np.ndarray
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """These listeners' confidence rows now, as publishing reads them for everyone, and
-    which of them get lists at all (a listen at this level, or a love)."""
+) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+    """These listeners' confidence rows now, as publishing reads them for everyone, which
+    of them get lists at all (a listen at this level, or a love), and what they hold
+    (`held_cells`)."""
     ids = listener_ids.tolist()
     field = f"{run.level}_id"
     listens = Listen.objects.filter(
@@ -225,7 +239,8 @@ def listener_rows(
     present = listening | np.isin(listener_ids, loves[:, 0])
     loved = cells(listener_ids, item_ids, loves)
     refused = cells(listener_ids, item_ids, refused_pairs(run.level, ids))
-    return confidence_rows(plays, skips, loved, run, item_ids, refused), present
+    rows = confidence_rows(plays, skips, loved, run, item_ids, refused)
+    return rows, present, held_cells(plays, loved)
 
 
 def heard_songs(listener_ids: np.ndarray, song_ids: np.ndarray) -> sp.csr_matrix:
@@ -275,7 +290,7 @@ def lists_refold(
     published = published or published_model(run)
     listener_ids = np.unique(np.asarray(listener_ids, dtype=np.int64))
     item_ids, level, top_n = published.item_ids, run.level, recommendation_set.top_n
-    rows, present = listener_rows(listener_ids, run, item_ids)
+    rows, present, held = listener_rows(listener_ids, run, item_ids)
     ids = listener_ids.tolist()
     artists = songs = None
     if level == "song":
@@ -296,6 +311,7 @@ def lists_refold(
         depth=depth_of(level, top_n),
         artists=artists,
         songs=songs,
+        held=held,
     )
     written = {level: (lists.items, item_ids, top_n, None)}
     if lists.artists is not None:

@@ -37,6 +37,9 @@ ROLL_UP_DEPTH = 200
 # most SONGS_PER_ARTIST of them go into one listener's song list (no artist floods it).
 ARTIST_SONGS_KEPT = 5
 SONGS_PER_ARTIST = 3
+# A reason names one of the listener's items; no item explains more than this many of each
+# 12 suggestions while another of their items contributes (`Recommender.reasons`' spread).
+REASON_SPREAD = 3
 # Listeners per block when making song lists from artist lists (rows x artists x songs cells).
 SONGS_BLOCK_CELLS = 20_000_000
 
@@ -125,6 +128,7 @@ def lists_build(
     depth: int,
     artists: ArtistMap | None = None,
     songs: ArtistSongs | None = None,
+    held: sp.csr_matrix | None = None,
 ) -> ListenerLists:
     """Every row's lists: the model's where the listener has MIN_HISTORY items and the model
     ranks them, else the cold start (module doc). Reasons for the first top_n slots.
@@ -133,10 +137,15 @@ def lists_build(
     (-1 unknown); `excluded`: not-for-me cells; `neighbours(seed columns)`: an items x items
     links matrix holding at least those rows (`suggestions.neighbour_links`); `chart`: item
     columns best first and their listener counts; `artists`: given at song level; `songs`:
-    given at artist level, for song lists too.
+    given at artist level, for song lists too; `held`: 0/1, what each listener played,
+    loved or picked, before weighting (a weighting may drop a cell, e.g. bm25's item that
+    everyone plays, but the listener still holds it: it is never suggested).
     """
     rows = sp.csr_matrix(rows, dtype=np.float32)
     excluded = sp.csr_matrix(excluded)
+    if held is not None:  # held but weighted away: excluded too (the rest the model masks)
+        held = _binary(held)
+        excluded = _binary(excluded + (held - held.multiply(_binary(rows))))
     history = np.diff(rows.indptr)
     lists = Suggestions.empty(rows.shape[0], depth)
     warm = np.flatnonzero(history >= MIN_HISTORY)
@@ -148,6 +157,7 @@ def lists_build(
             known_rows=np.asarray(known_rows)[warm],
             excluded=excluded[warm],
             explain=top_n,
+            spread=REASON_SPREAD,
         )
         lists.place(warm, ranked)
     cold = np.flatnonzero((history < MIN_HISTORY) | (lists.items[:, 0] < 0))
@@ -157,7 +167,7 @@ def lists_build(
         lists.place(cold, cold_start(seeds, links, depth, chart=chart, excluded=excluded[cold]))
     return ListenerLists(
         lists,
-        None if artists is None else _artist_lists(model, lists, rows, artists, top_n),
+        None if artists is None else _artist_lists(model, lists, rows, artists, top_n, held),
         None if songs is None else songs_from_artists(lists, songs, top_n),
     )
 
@@ -221,6 +231,13 @@ def songs_from_artists(artists: Suggestions, songs: ArtistSongs, k: int) -> Sugg
     return result
 
 
+def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
+    binary = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    binary.eliminate_zeros()
+    binary.data[:] = 1.0
+    return binary
+
+
 def _blocked(candidates: np.ndarray, blocked: sp.csr_matrix) -> np.ndarray:
     """Which candidates (rows x slots of song columns, -1 pad) are cells of `blocked` (rows
     x songs). The cells' row-major keys are sorted already (CSR order): a binary search per
@@ -237,16 +254,24 @@ def _blocked(candidates: np.ndarray, blocked: sp.csr_matrix) -> np.ndarray:
 
 
 def _artist_lists(
-    model: Recommender, songs: Suggestions, rows: sp.csr_matrix, artists: ArtistMap, top_n: int
+    model: Recommender,
+    songs: Suggestions,
+    rows: sp.csr_matrix,
+    artists: ArtistMap,
+    top_n: int,
+    held: sp.csr_matrix | None,
 ) -> Suggestions:
-    """Artist lists rolled up from the song lists, never an artist heard or refused."""
+    """Artist lists rolled up from the song lists, never an artist heard, loved, picked or
+    refused (`artists.excluded` holds the loved and picked artists themselves)."""
     blocked = sp.csr_matrix(artists.heard(rows) + artists.excluded)
+    if held is not None:
+        blocked = sp.csr_matrix(blocked + artists.heard(sp.csr_matrix(held, dtype=np.float32)))
     lists, best_songs = roll_up(songs, artists.song_artist, top_n, heard_artists=blocked)
     # A model's artist reason: the artist of what led to its best song (found here, as the
     # model explained only the songs that are listed).
     modelled = np.flatnonzero(~lists.fallback)
     if len(modelled):
-        reasons = model.reasons(rows[modelled], best_songs[modelled])
+        reasons = model.reasons(rows[modelled], best_songs[modelled], spread=REASON_SPREAD)
         lists.reasons[modelled] = np.where(
             reasons >= 0, artists.song_artist[np.maximum(reasons, 0)], -1
         )

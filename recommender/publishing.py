@@ -39,6 +39,7 @@ from recommender.listener_data import (
     artist_songs,
     changed_since,
     confidence_rows,
+    held_cells,
     lists_refold,
     published_model_load,
     read_point,
@@ -276,7 +277,7 @@ def _build(
     )
     if matrix.plays.nnz == 0:
         raise PublishError(f"no listens at {level} level to publish for")
-    listener_ids, rows = _model_rows(matrix, run, published.item_ids)
+    listener_ids, rows, held = _model_rows(matrix, run, published.item_ids)
     excluded = cells(listener_ids, published.item_ids, refused_pairs(level))
     timings["read_seconds"] = time.perf_counter() - started
 
@@ -309,6 +310,7 @@ def _build(
         depth=depth_of(level, top_n),
         artists=artists,
         songs=songs,
+        held=held,
     )
     timings["rank_seconds"] = time.perf_counter() - started
 
@@ -348,8 +350,9 @@ def _build(
 
 def _model_rows(
     matrix: InteractionMatrix, run: ModelRun, item_ids: np.ndarray
-) -> tuple[np.ndarray, sp.csr_matrix]:
-    """(listener ids, their confidences in the model's columns): everyone with listens, and
+) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+    """(listener ids, their confidences in the model's columns, what they hold
+    (`listener_data.held_cells`)): everyone with listens, and
     everyone who loves something (onboarding), loves counted as plays and refusals dropped
     (`listener_data.confidence_rows`, as a refresh counts them). Items the model never saw
     are dropped."""
@@ -372,7 +375,8 @@ def _model_rows(
         plays, skips = sp.csr_matrix(lift @ plays), sp.csr_matrix(lift @ skips)
     loved = cells(listener_ids, item_ids, loves)
     refused = cells(listener_ids, item_ids, refused_pairs(run.level))
-    return listener_ids, confidence_rows(plays, skips, loved, run, item_ids, refused)
+    rows = confidence_rows(plays, skips, loved, run, item_ids, refused)
+    return listener_ids, rows, held_cells(plays, loved)
 
 
 def _artist_songs(

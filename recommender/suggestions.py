@@ -87,6 +87,7 @@ def suggest(
     known_rows: np.ndarray | None = None,
     excluded: sp.csr_matrix | None = None,
     explain: int | None = None,
+    spread: int | None = None,
     batch_size: int = 5_000,
 ) -> Suggestions:
     """The model's top k for each row of confidences (rows x the model's items).
@@ -95,7 +96,8 @@ def suggest(
     that needs the listeners it was trained on ranks rows whose `known_rows` entry (training
     row, -1 unknown) is known, and leaves the others empty (-1) for a fallback. Played items
     and `excluded` cells never appear. Scores are the model's own (nan in empty slots).
-    Reasons are found for the first `explain` slots (all by default; the rest stay -1).
+    Reasons are found for the first `explain` slots (all by default; the rest stay -1),
+    spread over the listener's items when `spread` is given (`Recommender.reasons`).
     """
     rows = sp.csr_matrix(rows, dtype=np.float32)
     n_rows = rows.shape[0]
@@ -124,7 +126,7 @@ def suggest(
         result.items[batch] = items
         result.scores[batch] = np.where(items >= 0, scores, np.nan)
         width = k if explain is None else min(explain, k)
-        result.reasons[batch, :width] = model.reasons(block_rows, items[:, :width])
+        result.reasons[batch, :width] = model.reasons(block_rows, items[:, :width], spread=spread)
     return result
 
 

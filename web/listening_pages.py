@@ -21,7 +21,7 @@ from catalog.names import match_key
 from listening.charts import charts
 from listening.feedback import feedback_give, feedback_withdraw
 from listening.listen_submission import ListenItem, SubmissionError, listens_record
-from listening.models import FeedbackKind, Listen, Listener
+from listening.models import FeedbackKind, FeedbackOrigin, Listen, Listener
 from recommender.refresh import refresh_listener
 from web.api.inputs import ID_MAX
 from web.clock import clock_svg
@@ -132,7 +132,13 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             problem = f"Pick at least {MIN_ARTISTS} artists you like."
         else:
             for artist in picked:
-                feedback_give(listener, kind=FeedbackKind.LOVE, artist_id=artist.pk, refresh=False)
+                feedback_give(
+                    listener,
+                    kind=FeedbackKind.LOVE,
+                    artist_id=artist.pk,
+                    origin=FeedbackOrigin.PICKED,  # "because you picked X", not "played"
+                    refresh=False,
+                )
             refresh_listener(listener.pk)  # here, not queued: the next page shows the result
             messages.success(request, "Thanks! Here are songs picked for you.")
             return redirect("home")

@@ -26,6 +26,8 @@ SEED_KEY = "__seed__"
 SCORE_BLOCK_CELLS = 16_777_216
 # Reasons are found for blocks of about this many (listener, played, suggested) triples.
 REASON_BLOCK_CELLS = 2_000_000
+# With a spread, a seed explains at most so many of each this many suggestions (a page's worth).
+SPREAD_WINDOW = 12
 
 Scorer = Callable[[np.ndarray, sp.csr_matrix], np.ndarray]
 
@@ -116,15 +118,27 @@ class Recommender(ABC):
         raise NotSupported(f"{self.name} cannot say which played item led to a suggestion")
 
     def reasons(
-        self, user_items_rows: sp.csr_matrix, item_ids: np.ndarray, max_sources: int = 20
+        self,
+        user_items_rows: sp.csr_matrix,
+        item_ids: np.ndarray,
+        max_sources: int = 20,
+        *,
+        spread: int | None = None,
     ) -> np.ndarray:
-        """For each suggestion, the played item that contributed most to it (-1 if none).
+        """For each suggestion, a played item that contributes to it (-1 if none).
 
         `item_ids` is `recommend`'s output for these rows (n_rows x k). The contribution of a
         played item i to a suggestion j is confidence(i) * `affinity`(i, j); it is looked for
         among each listener's `max_sources` highest-confidence items (a reason should be
         something they play a lot, and this bounds the work). -1 where no contribution is
         positive, where the suggestion is padding, or where the model cannot say.
+
+        Without `spread`, the reason is the item that contributes most. With `spread`, the
+        reason is chosen for the listener rather than for the model: among the contributing
+        items, the one with the highest confidence(i) * affinity(i, j) / (i's mean affinity to
+        the row's suggestions) — a hub item that leads to everything a little no longer
+        explains everything — and, slot by slot, no item explains more than `spread` of each
+        SPREAD_WINDOW suggestions while another contributing item is left (see `spread_reasons`).
         """
         item_ids = np.asarray(item_ids, dtype=np.int64)
         rows = self._check_rows(np.arange(item_ids.shape[0]), user_items_rows)
@@ -142,11 +156,19 @@ class Recommender(ABC):
                 return reasons
             contributions = confidences[part, :, None] * weights
             contributions[sources[part] < 0] = 0.0  # padding: no source there
-            best = np.argmax(contributions, axis=1)  # which source, per suggestion
-            strongest = np.take_along_axis(contributions, best[:, None, :], axis=1)[:, 0, :]
-            found = (strongest > 0) & (item_ids[part] >= 0)
-            chosen = np.take_along_axis(sources[part], best, axis=1)
-            reasons[part][found] = chosen[found]
+            contributions[
+                np.broadcast_to((item_ids[part] < 0)[:, None, :], contributions.shape)
+            ] = 0
+            if spread is None:
+                best = np.argmax(contributions, axis=1)  # which source, per suggestion
+                strongest = np.take_along_axis(contributions, best[:, None, :], axis=1)[:, 0, :]
+                found = (strongest > 0) & (item_ids[part] >= 0)
+                chosen = np.take_along_axis(sources[part], best, axis=1)
+                reasons[part][found] = chosen[found]
+            else:
+                reasons[part] = spread_reasons(
+                    contributions, weights, confidences[part], sources[part], spread
+                )
         return reasons
 
     def save(self, path: Path) -> None:
@@ -238,6 +260,47 @@ class Recommender(ABC):
                 f"{self.name} only knows the {n_users} listeners it was trained on "
                 f"(ids 0..{n_users - 1}); unknown: {outside[:10].tolist()}"
             )
+
+
+def spread_reasons(
+    contributions: np.ndarray,
+    weights: np.ndarray,
+    confidences: np.ndarray,
+    sources: np.ndarray,
+    spread: int,
+) -> np.ndarray:
+    """`Recommender.reasons` with `spread`: per row, a contributing source for each slot
+    (n_rows x m x k arrays in; n_rows x k source columns out, -1 where none contributes).
+
+    The preference weighs the listener's own confidence in the source against how much the
+    source leads to every suggestion of the row (its mean positive affinity): the seed that
+    leads to *this* suggestion in particular, among what the listener plays most. Slots are
+    taken in rank order; within each SPREAD_WINDOW slots a source explains at most `spread`
+    of them unless no other source contributes to the slot. A reason always contributes.
+    """
+    n_rows, _, k = contributions.shape
+    positive = np.where(contributions > 0, weights, 0.0)
+    counted = np.maximum((contributions > 0).sum(axis=2), 1)
+    mean_affinity = positive.sum(axis=2) / counted  # n_rows x m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        preference = np.where(
+            contributions > 0,
+            confidences[:, :, None] * weights / mean_affinity[:, :, None],
+            -np.inf,
+        )
+    reasons = np.full((n_rows, k), -1, dtype=np.int64)
+    used = np.zeros(sources.shape, dtype=np.int64)  # per row and source, in this window
+    rows = np.arange(n_rows)
+    for slot in range(k):
+        if slot % SPREAD_WINDOW == 0:
+            used[:] = 0
+        wanted = preference[:, :, slot]
+        capped = np.where(used < spread, wanted, -np.inf)
+        pick = np.where(np.isfinite(capped).any(axis=1)[:, None], capped, wanted).argmax(axis=1)
+        found = np.isfinite(wanted[rows, pick])
+        reasons[found, slot] = sources[rows[found], pick[found]]
+        used[rows[found], pick[found]] += 1
+    return reasons
 
 
 def strongest_items(rows: sp.csr_matrix, m: int) -> tuple[np.ndarray, np.ndarray]:

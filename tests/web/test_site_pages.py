@@ -68,7 +68,7 @@ def test_sign_up_leads_to_onboarding_and_picked_artists_give_suggestions(
     done = client.post(reverse("onboarding"), {"artist": artists}, follow=True)
 
     page = done.content.decode()
-    assert "Here are songs picked for you" in page and "because you played" in page
+    assert "Here are songs picked for you" in page and "because you picked" in page
     assert Feedback.objects.filter(kind="love").count() == 3
     assert "Popular with listeners like you" not in page
     with django_assert_max_num_queries(14):
