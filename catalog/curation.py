@@ -10,9 +10,12 @@ stay hidden whatever their listeners. Every function takes ids and writes in bul
 from collections.abc import Iterable
 
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 
 from .models import Artist, CatalogStatus, Song
+
+# Fields that count plays: when a merge makes two rows one, their counts add up.
+COUNTERS = ("play_count",)
 
 
 class MergeError(Exception):
@@ -62,25 +65,52 @@ def _references(model: type[models.Model]) -> list[models.ForeignKey]:
     """Every foreign key to `model`, in any app (found through the model registry, so the
     catalogue imports none of the apps that point at it)."""
     fields = []
-    for relation in model._meta.related_objects:
+    relations = [
+        field
+        for field in model._meta.get_fields(include_hidden=True)  # related_name="+" too
+        if field.auto_created and not field.concrete and field.is_relation
+    ]
+    for relation in relations:
         if relation.many_to_many:
             raise MergeError(f"{relation.related_model.__name__} holds a many-to-many link")
         fields.append(relation.field)
     return fields
 
 
-def _unique_sets(field: models.ForeignKey) -> list[tuple[str, ...]]:
-    """The other fields that, with `field`, must be unique on its model."""
+def _unique_sets(field: models.ForeignKey) -> list[tuple[tuple[str, ...], Q]]:
+    """The other fields that, with `field`, must be unique on its model, each with the
+    condition under which they must be (a partial unique constraint's)."""
     meta = field.model._meta
-    sets = [tuple(names) for names in meta.unique_together]
+    sets = [(tuple(names), Q()) for names in meta.unique_together]
     sets += [
-        tuple(constraint.fields)
+        (tuple(constraint.fields), constraint.condition or Q())
         for constraint in meta.constraints
         if isinstance(constraint, models.UniqueConstraint) and constraint.fields
     ]
     if field.unique:
-        sets.append((field.name,))
-    return [tuple(n for n in names if n != field.name) for names in sets if field.name in names]
+        sets.append(((field.name,), Q()))
+    return [
+        (tuple(n for n in names if n != field.name), condition)
+        for names, condition in sets
+        if field.name in names
+    ]
+
+
+def _move_one(field: models.ForeignKey, duplicate: int, keep_id: int) -> None:
+    """Point the rows of `duplicate` at `keep_id`. A row that would then break a unique
+    constraint (a listener's feedback on both; an aggregated play count of both) is folded
+    into the kept one: its `COUNTERS` added to the kept row's, then deleted."""
+    related = field.model._default_manager
+    counters = [name for name in COUNTERS if any(f.name == name for f in field.model._meta.fields)]
+    for others, condition in _unique_sets(field):
+        moving = related.filter(condition, **{field.name: duplicate})
+        kept = related.filter(condition, **{field.name: keep_id})
+        twin = {name: OuterRef(name) for name in others}
+        for counter in counters:
+            added = Subquery(moving.filter(**twin).values(counter)[:1])
+            kept.filter(Exists(moving.filter(**twin))).update(**{counter: F(counter) + added})
+        moving.filter(Exists(kept.filter(**twin))).delete()
+    related.filter(**{field.name: duplicate}).update(**{field.name: keep_id})
 
 
 @transaction.atomic
@@ -90,10 +120,11 @@ def catalog_merge(
     """Move every reference to the duplicates onto `keep_id` and delete the duplicates.
 
     References are moved in bulk per table (listens, feedback, skips, songs of an artist...).
-    Where a table holds one row per (something, item) — a listener's feedback on a song — a
-    duplicate's row that would collide with the kept one's is dropped (the kept one stands
-    for both). Songs of different artists are refused: their listens carry the artist, so
-    merge the artists first. The kept row turns public if any duplicate was. Returns the
+    Where a table holds one row per (something, item) — a listener's feedback on a song, an
+    aggregated play count — a duplicate's row that would collide with the kept one's is
+    folded into it (`_move_one`: counts added, the kept feedback stands for both). Songs of
+    different artists are refused: their listens carry the artist, so merge the artists
+    first. The kept row turns public if any duplicate was. Returns the
     number of duplicates deleted.
     """
     duplicates = [pk for pk in set(duplicate_ids) if pk != keep_id]
@@ -104,18 +135,13 @@ def catalog_merge(
     if model is Song and any(song.artist_id != keep.artist_id for song in found):
         raise MergeError("these songs have different artists: merge the artists first")
     for field in _references(model):
-        related = field.model._default_manager
-        unique_sets = _unique_sets(field)
-        if not unique_sets:
+        if not _unique_sets(field):
+            related = field.model._default_manager
             related.filter(**{f"{field.name}__in": duplicates}).update(**{field.name: keep_id})
             continue
         # One duplicate at a time: two duplicates may clash with each other too.
         for duplicate in duplicates:
-            moving = related.filter(**{field.name: duplicate})
-            for others in unique_sets:
-                same = {name: OuterRef(name) for name in others}
-                moving.filter(Exists(related.filter(**{field.name: keep_id}, **same))).delete()
-            moving.update(**{field.name: keep_id})
+            _move_one(field, duplicate, keep_id)
     if keep.status == CatalogStatus.PENDING and any(
         row.status == CatalogStatus.PUBLIC for row in found
     ):

@@ -13,7 +13,7 @@ _WHITESPACE = re.compile(r"\s+")
 # looks, not which name it is, so "Adele" and "Ad\u202eele" must be one key (else a
 # look-alike entry sits beside the real one).
 # Every Cf lies in planes 0, 1 and 14 (the tags): scanning only those keeps the import quick.
-_FORMAT = dict.fromkeys(
+INVISIBLE = dict.fromkeys(
     codepoint
     for codepoint in (*range(0x20000), *range(0xE0000, 0xE1000))
     if unicodedata.category(chr(codepoint)) == "Cf"
@@ -31,7 +31,7 @@ def match_key(name: str | None) -> str:
     if not name:
         return ""
     # NUL is never part of a name, and PostgreSQL refuses it in text (a search for it failed).
-    visible = name.replace("\x00", "").translate(_FORMAT)
+    visible = name.replace("\x00", "").translate(INVISIBLE)
     text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", visible)).strip()
     # Case-folding can decompose a character again ("İ" gives "i" + a combining dot).
     return unicodedata.normalize("NFC", text.casefold())
