@@ -24,6 +24,8 @@ def songs_search(words: str, *, user=None) -> QuerySet[Song]:
     """Songs `user` may see whose title or artist's name holds `words`, titles starting
     with them first, then by title."""
     key = match_key(words)
+    if not key:  # only invisible characters: no word to find (an empty one matches all)
+        return Song.objects.none()
     artists = Artist.objects.filter(name_key__contains=key).values("pk")
     return (
         Song.objects.visible_to(user)
@@ -36,6 +38,8 @@ def songs_search(words: str, *, user=None) -> QuerySet[Song]:
 def artists_search(words: str, *, user=None) -> QuerySet[Artist]:
     """Artists `user` may see whose name holds `words`, names starting with them first."""
     key = match_key(words)
+    if not key:
+        return Artist.objects.none()
     return (
         Artist.objects.visible_to(user)
         .filter(name_key__contains=key)

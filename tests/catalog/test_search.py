@@ -49,6 +49,12 @@ def test_like_wildcards_in_the_words_are_literal(forests):
     assert list(songs_search("_")) == []
 
 
+def test_words_of_invisible_characters_only_find_nothing(forests):
+    assert list(songs_search("\u200b\u2066")) == [] and list(artists_search("\u200d")) == []
+    page = APIClient().get(reverse("search"), {"q": "\u202e"}).content.decode()
+    assert "Lucky Forest" not in page
+
+
 @pytest.mark.postgres
 def test_the_match_keys_have_trigram_indexes_that_a_contains_search_uses(forests):
     with connection.cursor() as cursor:
