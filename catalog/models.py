@@ -3,8 +3,13 @@
 Every name has a display form (as it came in) and a match key (`catalog.names.match_key`)
 used to recognise the same artist or song arriving from two sources. External ids are
 unique where present and NULL where unknown (never the empty string, which would collide).
+
+Curation (what is public, catalog/curation.py): an artist or song first named in a listener's
+own submission is `pending` — seen by that listener only — until enough distinct listeners
+played it or staff approved it; staff can hide one for good. Imported rows are public.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -16,16 +21,60 @@ def _no_blank(field: str, model: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=~Q(**{field: ""}), name=f"{model}_{field}_not_blank")
 
 
+class CatalogStatus(models.TextChoices):
+    PENDING = "pending", "pending (its submitter only)"
+    PUBLIC = "public", "public"
+    HIDDEN = "hidden", "hidden"
+
+
+class CuratedQuerySet(models.QuerySet):
+    def public(self):
+        return self.filter(status=CatalogStatus.PUBLIC)
+
+    def visible_to(self, user):
+        """Public rows, and the pending ones this user submitted (hidden ones: nobody's)."""
+        if user is None or not user.is_authenticated:
+            return self.public()
+        return self.filter(
+            Q(status=CatalogStatus.PUBLIC) | Q(status=CatalogStatus.PENDING, submitted_by=user)
+        )
+
+
+def _status_field() -> models.CharField:
+    # Public by default: imports and every row made before curation existed are public.
+    return models.CharField(
+        max_length=8, choices=CatalogStatus.choices, default=CatalogStatus.PUBLIC
+    )
+
+
+def _submitted_by_field() -> models.ForeignKey:
+    # The listener's account that first named it; the daily limit counts by it (with
+    # created_at, one index), so the FK's own index would be a second, unused one.
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+
 class Artist(models.Model):
     name = models.CharField(max_length=500)
     name_key = models.CharField(max_length=500, db_index=True, editable=False)
     musicbrainz_id = models.UUIDField(null=True, blank=True, unique=True)
     spotify_uri = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    status = _status_field()
+    submitted_by = _submitted_by_field()
+
+    objects = CuratedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name_key"]
         constraints = [_no_blank("spotify_uri", "artist")]
+        indexes = [models.Index(fields=["submitted_by", "created_at"], name="artist_submitted")]
 
     def __str__(self) -> str:
         return self.name
@@ -75,11 +124,18 @@ class Song(models.Model):
     msd_track_id = models.CharField(max_length=18, null=True, blank=True, unique=True)
     spotify_uri = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    status = _status_field()
+    submitted_by = _submitted_by_field()
+
+    objects = CuratedQuerySet.as_manager()
 
     class Meta:
         ordering = ["title_key"]
-        # Matching an incoming song with no external id: same artist, same title key.
-        indexes = [models.Index(fields=["artist", "title_key"], name="song_artist_title")]
+        indexes = [
+            # Matching an incoming song with no external id: same artist, same title key.
+            models.Index(fields=["artist", "title_key"], name="song_artist_title"),
+            models.Index(fields=["submitted_by", "created_at"], name="song_submitted"),
+        ]
         constraints = [
             _no_blank("echonest_id", "song"),
             _no_blank("msd_track_id", "song"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Sum
 
+from catalog.models import Artist, CatalogStatus, Song
 from listening.models import Listen
 from musicsite.safe_cache import attempt
 
@@ -19,8 +20,14 @@ RECENT_DAYS = 30
 
 
 def _top(level: str, since=None) -> list[dict[str, Any]]:
+    """Only public songs and artists chart: the few pending or hidden ones are left out by an
+    anti-join on their ids, which costs far less than joining every listen to its item."""
     field = f"{level}_id"
-    listens = Listen.objects.filter(**{f"{field}__isnull": False})
+    model = Song if level == "song" else Artist
+    unlisted = model.objects.exclude(status=CatalogStatus.PUBLIC).values("pk")
+    listens = Listen.objects.filter(**{f"{field}__isnull": False}).exclude(
+        **{f"{field}__in": unlisted}
+    )
     if since is not None:
         listens = listens.filter(played_at__gte=since)
     rows = (

@@ -10,17 +10,29 @@ committed, the listener's suggestions are refreshed (one refresh per burst).
 A submission from a listener's app (`source="api"`) that records listens is an ImportBatch,
 as a file is: its report counts the items read, recorded and found already recorded, and its
 listens point to it. A submission with an invalid item stores nothing and makes no batch.
+
+Curation (catalog/curation.py): an artist or song a submission names for the first time is
+created pending, seen by its submitter only; a listener adds at most CATALOG_NEW_PER_DAY of
+them in 24 hours (past it the item is refused, and so nothing is stored). Right after the
+listens are stored, the pending artists and songs the submission played are counted — one
+indexed count over only the items it touched, in the same transaction — and those that
+CATALOG_PUBLIC_AFTER_LISTENERS distinct listeners have played turn public. Counting here
+rather than in a periodic task makes an item public the moment it qualifies, and costs a
+query on the listens of at most MAX_LISTENS items.
 """
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
-from catalog.models import Song
+from catalog.curation import catalog_publish_reached
+from catalog.models import Artist, CatalogStatus, Song
 from listening import events
 from listening.ingest.catalog_resolver import CatalogResolver
 from listening.ingest.cleaning import normalise_names
@@ -82,7 +94,9 @@ def listens_record(
         for index, item in enumerate(items)
     ]
     ids = {item.song_id for item in checked if item.song_id}
-    known = dict(Song.objects.filter(pk__in=ids).values_list("pk", "artist_id"))
+    # A song the listener may not see (another's pending one, a hidden one) is no song to them.
+    visible = Song.objects.visible_to(listener.user).filter(pk__in=ids)
+    known = dict(visible.values_list("pk", "artist_id"))
     errors = [
         {"index": item.index, "field": "song", "message": "no such song"}
         for item in checked
@@ -115,7 +129,7 @@ def _store(
         ).values_list("client_id", flat=True)
     )
     fresh = [item for item in items if not (item.client_id and item.client_id in already)]
-    _resolve_names(fresh, artist_of)
+    _resolve_names(listener, fresh, artist_of)
     stored = set(
         Listen.objects.filter(
             listener=listener,
@@ -157,7 +171,24 @@ def _store(
         if item.client_id
     )
     result.recorded = [listen.pk for listen in listens]
+    if listens:
+        _publish_reached({item.song_id for item in new}, {artist_of.get(i.song_id) for i in new})
     return result
+
+
+def _publish_reached(song_ids: set[int], artist_ids: set[int | None]) -> None:
+    """Make public the pending songs and artists among these that enough distinct listeners
+    have played (the module doc says why here)."""
+    threshold = settings.CATALOG_PUBLIC_AFTER_LISTENERS
+    for model, column, ids in ((Song, "song_id", song_ids), (Artist, "artist_id", artist_ids)):
+        pending = model.objects.filter(pk__in=ids - {None}, status=CatalogStatus.PENDING)
+        counts = (
+            Listen.objects.filter(**{f"{column}__in": pending.values("pk")})
+            .values(column)
+            .annotate(listeners=Count("listener_id", distinct=True))
+            .values_list(column, "listeners")
+        )
+        catalog_publish_reached(model, dict(counts), threshold=threshold)
 
 
 def _batch_create(
@@ -204,8 +235,10 @@ def _example_frame(listener: Listener, items: list[ListenItem]) -> pd.DataFrame:
     )
 
 
-def _resolve_names(items: list[ListenItem], artist_of: dict[int, int]) -> None:
-    """Give artist + title items their song ids, matching or creating as an import does."""
+def _resolve_names(listener: Listener, items: list[ListenItem], artist_of: dict[int, int]) -> None:
+    """Give artist + title items their song ids, matching as an import does; what is new to
+    the catalogue is created pending, submitted by the listener, within the daily limit
+    (SubmissionError past it: the caller's transaction then stores nothing)."""
     named = [item for item in items if item.song_id is None]
     if not named:
         return
@@ -215,9 +248,42 @@ def _resolve_names(items: list[ListenItem], artist_of: dict[int, int]) -> None:
         )
     )
     frame, _ = normalise_names(frame)
-    resolved = CatalogResolver(source=Listener.SITE_SOURCE).resolve_catalog(frame)
+    resolver = CatalogResolver(
+        source=Listener.SITE_SOURCE,
+        new_rows={"status": CatalogStatus.PENDING, "submitted_by_id": listener.user_id},
+    )
+    resolved = resolver.resolve_catalog(frame)
     for item, song_id, artist_id in zip(
         named, resolved["song_id"], resolved["artist_id"], strict=True
     ):
         item.song_id = int(song_id)
         artist_of[item.song_id] = int(artist_id)
+    if listener.user_id and (resolver.created_songs or resolver.created_artists):
+        _check_daily_limit(listener, named, resolver, artist_of)
+
+
+def _check_daily_limit(
+    listener: Listener, named: list[ListenItem], resolver: CatalogResolver, artist_of: dict
+) -> None:
+    """Refuse the items that bring a new artist or song past the listener's daily allowance
+    (CATALOG_NEW_PER_DAY new entries in the last 24 hours, this submission's included)."""
+    limit = settings.CATALOG_NEW_PER_DAY
+    since = timezone.now() - timedelta(days=1)
+    new = {("song", pk) for pk in resolver.created_songs}
+    new |= {("artist", pk) for pk in resolver.created_artists}
+    # The rows just made are in these counts already: take them out to count the earlier.
+    made = sum(
+        model.objects.filter(submitted_by_id=listener.user_id, created_at__gte=since).count()
+        for model in (Song, Artist)
+    )
+    earlier = made - len(new)
+    counted: set[tuple[str, int]] = set()
+    errors = []
+    message = f"more than {limit} new artists and songs in 24 hours: try again later"
+    for item in named:
+        adds = {("song", item.song_id), ("artist", artist_of.get(item.song_id))} & new - counted
+        counted |= adds
+        if adds and earlier + len(counted) > limit:
+            errors.append({"index": item.index, "field": "title", "message": message})
+    if errors:
+        raise SubmissionError(errors)

@@ -354,6 +354,12 @@ LOGGING = {
 # one import can set its own (`import_listens --since 1990-01-01`, the upload form).
 LISTENING_EARLIEST_PLAY = env.str("LISTENING_EARLIEST_PLAY", default="2002-01-01")
 
+# --- Curation (catalog/curation.py): an artist or song first named in a listener's submission
+# is public once this many distinct listeners played it (or staff approved it); a listener
+# may add at most CATALOG_NEW_PER_DAY new artists and songs in 24 hours.
+CATALOG_PUBLIC_AFTER_LISTENERS = env.int("CATALOG_PUBLIC_AFTER_LISTENERS", default=3)
+CATALOG_NEW_PER_DAY = env.int("CATALOG_NEW_PER_DAY", default=200)
+
 # --- The recommender's own settings, one namespaced dict (read through recommender.conf) ---
 RECOMMENDER = {
     "TOP_N": env.int("RECOMMENDER_TOP_N", default=50),

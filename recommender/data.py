@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from django.db import connection
 from django.db.models import Max, Min
 
-from catalog.models import Song
+from catalog.models import Artist, CatalogStatus, Song
 from listening.models import Feedback, FeedbackKind, Listen, Listener, Skip
 from recommender.evaluation.splits import Interactions
 from recommender.listener_lists import cells, positions
@@ -189,6 +189,12 @@ def build_matrix(
     plays = _listens(
         item, not_flagged, with_times=half_life_days is not None, last_listen_id=last_listen_id
     )
+    # Curation: a pending or hidden item is nobody's candidate (its submitter sees it on
+    # their own pages, not in anyone's suggestions), so it never enters the matrix. They are
+    # few, so dropping them here costs less than joining every listen to its item's status.
+    unlisted = _unlisted(level)
+    if len(unlisted):
+        plays = plays[~plays["item"].isin(unlisted)].reset_index(drop=True)
     values = plays["value"].to_numpy(np.float64)
     if half_life_days is not None:
         values = values * recency_weights(plays["at"].to_numpy(), half_life_days)
@@ -221,6 +227,13 @@ def build_matrix(
     return InteractionMatrix(
         level, matrix, skip_matrix, listener_ids, item_ids, last_listen_id, last_skip_id, refused
     )
+
+
+def _unlisted(level: str) -> np.ndarray:
+    """The ids of the pending and hidden songs or artists (catalog.curation)."""
+    model = Song if level == "song" else Artist
+    ids = model.objects.exclude(status=CatalogStatus.PUBLIC).values_list("pk", flat=True)
+    return np.fromiter(ids, dtype=np.int64)
 
 
 def refused_pairs(level: str, listener_ids: list[int] | None = None) -> np.ndarray:

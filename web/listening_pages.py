@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.lookups import in_order
 from catalog.models import Artist, Song
-from catalog.names import match_key
+from catalog.search import artists_search
 from listening.charts import charts
 from listening.feedback import feedback_give, feedback_withdraw
 from listening.listen_submission import ListenItem, SubmissionError, listens_record
@@ -145,8 +145,8 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     if problem:
         messages.error(request, problem)
     if words:
-        found = Artist.objects.filter(name_key__contains=match_key(words)).exclude(pk__in=picks)
-        artists = list(found.order_by("name_key")[:SEARCH_SHOWN])
+        found = artists_search(words, user=request.user).exclude(pk__in=picks)
+        artists = list(found[:SEARCH_SHOWN])
     else:  # the most listened artists, from the cached charts (no aggregate per request)
         top = [row["id"] for row in charts()["artists"]["overall"] if row["id"] not in picks]
         artists = in_order(Artist, top)

@@ -71,8 +71,13 @@ def _lookup(model: type[Model], field: str, values: Iterable, into: dict) -> Non
 class CatalogResolver:
     """Keys for one import; its maps live as long as the import."""
 
-    def __init__(self, *, source: str):
+    def __init__(self, *, source: str, new_rows: dict | None = None):
         self.source = source
+        # Fields every artist and song created here gets (a listener's submission: pending,
+        # and who submitted it); imports leave them at the models' defaults (public).
+        self.new_rows = new_rows or {}
+        self.created_artists: list[int] = []
+        self.created_songs: list[int] = []
         self.listeners: dict[str, int] = {}
         self.artists_by_mbid: dict[str, int] = {}
         self.artists_by_key: dict[str, int] = {}
@@ -169,8 +174,9 @@ class CatalogResolver:
             ):
                 mbid = None if pd.isna(mbid) or mbid in used_mbids else mbid
                 used_mbids.add(mbid)
-                new.append(Artist(name=name, name_key=key, musicbrainz_id=mbid))
+                new.append(Artist(name=name, name_key=key, musicbrainz_id=mbid, **self.new_rows))
             for artist in Artist.objects.bulk_create(new, batch_size=BATCH):
+                self.created_artists.append(artist.pk)
                 self.artists_by_key.setdefault(artist.name_key, artist.pk)
                 if artist.musicbrainz_id:
                     self.artists_by_mbid[str(artist.musicbrainz_id)] = artist.pk
@@ -279,9 +285,11 @@ class CatalogResolver:
                     release_id=None if pd.isna(row.release_id) else int(row.release_id),
                     year=_year(row.year),
                     **external,
+                    **self.new_rows,
                 )
             )
         created = Song.objects.bulk_create(new, batch_size=BATCH)
+        self.created_songs.extend(song.pk for song in created)
         self._remember(
             (
                 song.pk,

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from catalog.names import INVISIBLE
+
 SONG_ID_COLUMNS = ("echonest_id", "spotify_uri", "song_mbid", "msd_track_id")
 NAME_COLUMNS = ("artist", "title", "release")
 
@@ -80,7 +82,9 @@ def normalise_names(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         tidy = _tidy(frame[column]).replace("", pd.NA)
         changed |= (tidy != frame[column]).fillna(False) | (tidy.isna() != frame[column].isna())
         frame[column] = tidy
-        frame[f"{column}_key"] = tidy.str.casefold().str.normalize("NFC")
+        # match_key drops invisible format characters (bidi overrides) before tidying.
+        visible = _tidy(frame[column].str.translate(INVISIBLE))
+        frame[f"{column}_key"] = visible.str.casefold().str.normalize("NFC")
     return frame, changed
 
 

@@ -1,6 +1,5 @@
 """Catalogue endpoints: songs and artists (search, filter, similar) and the charts. Public."""
 
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
@@ -11,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.lookups import in_order
-from catalog.models import Artist, Song
-from catalog.names import match_key
+from catalog.models import Artist, CatalogStatus, Song
+from catalog.search import artists_search, songs_search
 from listening.charts import charts
 from recommender.serving import similar_ids
 from web.api.inputs import MAX_SEARCH, IdField, TextField, id_or_none
@@ -71,12 +70,15 @@ class SongViewSet(BoundedInput, viewsets.ReadOnlyModelViewSet):
     query_class = SongQuery
 
     def get_queryset(self):
-        songs = Song.objects.select_related("artist", "release").order_by("pk")
+        # Public songs, and the caller's own pending ones (curation: catalog/curation.py).
+        user = self.request.user
         query = self.query()
         words = query.get("search", "").strip()
         if words:
-            key = match_key(words)
-            songs = songs.filter(Q(title_key__contains=key) | Q(artist__name_key__contains=key))
+            songs = songs_search(words, user=user)
+        else:
+            songs = Song.objects.visible_to(user).order_by("pk")
+        songs = songs.select_related("artist", "release")
         if query.get("artist") is not None:
             songs = songs.filter(artist_id=query["artist"])
         return songs
@@ -91,7 +93,9 @@ class SongViewSet(BoundedInput, viewsets.ReadOnlyModelViewSet):
         """The songs most like this one in the published set (empty before a publication)."""
         song = self.get_object()
         set_id, ids = similar_ids("song", song.pk)
-        songs = in_order(Song, ids, "artist", "release")
+        songs = [
+            s for s in in_order(Song, ids, "artist", "release") if s.status == CatalogStatus.PUBLIC
+        ]
         return Response({"set": set_id, "results": [song_data(s) for s in songs]})
 
 
@@ -105,11 +109,10 @@ class ArtistViewSet(BoundedInput, viewsets.ReadOnlyModelViewSet):
     permission_classes = [AllowAny]
 
     def get_queryset(self):
-        artists = Artist.objects.order_by("pk")
         words = self.query().get("search", "").strip()
         if words:
-            artists = artists.filter(name_key__contains=match_key(words))
-        return artists
+            return artists_search(words, user=self.request.user)
+        return Artist.objects.visible_to(self.request.user).order_by("pk")
 
     @extend_schema(parameters=[SEARCH])
     def list(self, request, *args, **kwargs):
@@ -121,7 +124,8 @@ class ArtistViewSet(BoundedInput, viewsets.ReadOnlyModelViewSet):
         """The artists most like this one in the published set (empty before a publication)."""
         artist = self.get_object()
         set_id, ids = similar_ids("artist", artist.pk)
-        return Response({"set": set_id, "results": [artist_data(a) for a in in_order(Artist, ids)]})
+        artists = [a for a in in_order(Artist, ids) if a.status == CatalogStatus.PUBLIC]
+        return Response({"set": set_id, "results": [artist_data(a) for a in artists]})
 
 
 class ChartsView(APIView):
@@ -134,8 +138,9 @@ class ChartsView(APIView):
         data = charts()
         song_ids = {row["id"] for part in data["songs"].values() for row in part}
         artist_ids = {row["id"] for part in data["artists"].values() for row in part}
-        songs = Song.objects.select_related("artist", "release").in_bulk(song_ids)
-        artists = Artist.objects.in_bulk(artist_ids)
+        # The charts hold public items only; one approved then hidden since is left out here.
+        songs = Song.objects.public().select_related("artist", "release").in_bulk(song_ids)
+        artists = Artist.objects.public().in_bulk(artist_ids)
 
         def rows(part, objects, shape, name):
             return [
