@@ -123,3 +123,13 @@ def test_recent_errors_include_failed_publications(staff_client):
     change = reverse("admin:recommender_recommendationset_change", args=[failed.pk])
     assert f'<a href="{change}">{failed.pk}</a>' in page
     assert "OperationalError: the disk is full" in page and "Traceback" not in page
+
+
+def test_a_long_error_is_shown_whole_behind_its_first_words(staff_client):
+    message = "ValueError: " + "the listens file names a column nobody expected; " * 8 + "end."
+    ModelRunFactory(status=JobStatus.FAILED, error=message)
+
+    page = staff_client.get(reverse("operations")).content.decode()
+
+    assert "<details><summary>ValueError: the listens file" in page
+    assert message in page  # whole, up to its last word
