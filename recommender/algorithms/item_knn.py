@@ -5,7 +5,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
-from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight, normalize, tfidf_weight
+from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight, tfidf_weight
 from threadpoolctl import threadpool_limits
 
 from .neighbourhood import Neighbourhood
@@ -43,9 +43,9 @@ class ItemKNN(Neighbourhood):
         item_users = sp.csr_matrix(user_items, dtype=np.float64).T
         similarity = self.params["similarity"]
         if similarity == "cosine":
-            weighted = normalize(item_users)
+            weighted = _unit_rows(item_users)
         elif similarity == "tfidf":
-            weighted = normalize(tfidf_weight(item_users))
+            weighted = _unit_rows(tfidf_weight(item_users))
         else:
             weighted = bm25_weight(item_users, self.params["bm25_k1"], self.params["bm25_b"])
         model = ItemItemRecommender(K=self.params["k_neighbours"])
@@ -55,3 +55,13 @@ class ItemKNN(Neighbourhood):
         self.n_items = self.similarity.shape[0]
         self.fitted = True
         return self
+
+
+def _unit_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Each item's row scaled to length 1; a row of zeros stays zeros. implicit's `normalize`
+    divides it by 0 into NaN: an item every listener but one played has a TF-IDF weight of
+    0 (its idf is log(N) - log(1 + N - 1)), and so does an all-decayed row in float32."""
+    rows = sp.csr_matrix(matrix, dtype=np.float64)
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ rows)
