@@ -20,8 +20,9 @@ def _chart_rows() -> dict:
     data = charts()
     song_ids = [row["id"] for row in data["songs"]["overall"] + data["songs"]["recent"]]
     artist_ids = [row["id"] for row in data["artists"]["overall"] + data["artists"]["recent"]]
-    songs = Song.objects.select_related("artist").in_bulk(song_ids)
-    artists = Artist.objects.in_bulk(artist_ids)
+    # Public only: a row hidden since the charts were computed (cached for an hour) is out.
+    songs = Song.objects.public().select_related("artist").in_bulk(song_ids)
+    artists = Artist.objects.public().in_bulk(artist_ids)
 
     def rows(part, objects):
         return [objects[row["id"]] for row in part[:10] if row["id"] in objects]

@@ -124,7 +124,9 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             messages.error(request, problem)
         query = urlencode({"q": words, "artist": picks} if words else {"artist": picks}, doseq=True)
         return redirect(f"{reverse('onboarding')}?{query}")
-    picked = in_order(Artist, picks)
+    # Only artists the listener may see can be picked: a pending or hidden id in a crafted
+    # link is left out like a deleted one.
+    picked = in_order(Artist.objects.visible_to(request.user), picks)
     if len(picked) < len(picks) and not problem:
         problem = "Some of the picked artists no longer exist: they are left out."
     if request.method == "POST" and not problem:

@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.models import Artist, Song
+from catalog.models import Artist, CatalogStatus, Song
 from listening.models import Feedback, FeedbackKind, FeedbackOrigin, Listen, Listener
 from musicsite.safe_cache import attempt
 from recommender import serving
@@ -50,8 +50,8 @@ def entries(listener_id: int, level: str) -> dict | None:
     for item, score, reason in zip(
         listed["items"], listed["scores"], listed["reasons"], strict=True
     ):
-        if item not in objects:  # removed from the catalogue since publication
-            continue
+        if item not in objects or objects[item].status != CatalogStatus.PUBLIC:
+            continue  # removed from the catalogue, or hidden by staff, since publication
         if history.holds(level, item):  # theirs already (the charts of a listener without
             continue  # a list, or a list written before their latest listens): not offered
         results.append(
