@@ -2,7 +2,8 @@
 
 `create("als", factors=32, seed=1)` builds a model by name, `load(path)` reads back whichever
 model a file holds. The neural model (`ncf`) is registered only when PyTorch is installed
-(`pip install -e ".[neural]"`). `blend` sums the normalised scores of several of the others.
+(`pip install -e ".[neural]"`). `blend` sums the normalised scores of several of the others;
+`sparse_ease` is EASE for catalogues too large for EASE's dense matrix.
 
 implicit's models warn, and run slowly, when BLAS may start its own threads; the modules
 that call implicit wrap it in `threadpoolctl.threadpool_limits(1, "blas")`, so that holds
@@ -21,9 +22,13 @@ from .item_knn import ItemKNN
 from .popularity import Popularity
 from .rating import RatingMF
 from .rp3beta import RP3Beta
+from .sparse_ease import SparseEASE
 
 ALGORITHMS.update(
-    {model.name: model for model in (Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE, RatingMF, Blend)}
+    {
+        model.name: model
+        for model in (Popularity, ItemKNN, RP3Beta, ALS, BPR, EASE, RatingMF, SparseEASE, Blend)
+    }
 )
 
 try:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import ALGORITHMS, NotSupported, Recommender, create
+from .base import ALGORITHMS, NotSupported, Recommender, create, top_k
 
 # The product's default blend: the components, weights and fusion with the best mean NDCG@10
 # over five validation splits carved out of HetRec's training data (never its test split;
@@ -16,15 +16,16 @@ from .base import ALGORITHMS, NotSupported, Recommender, create
 # in their seed (component i is seeded with the blend's seed + i): one run's ranking depends
 # on its random start, and fusing several evens that out (a weight of 2 shared among them).
 ALS_RUNS = 10
-DEFAULT_COMPONENTS = [
-    {"algorithm": "ease", "params": {"l2": 2000}},
-    *(
-        {"algorithm": "als", "params": {"factors": 24, "regularization": 2.0, "alpha": 2.0}}
-        for _ in range(ALS_RUNS)
-    ),
-    {"algorithm": "rp3beta", "params": {"alpha": 1.2, "beta": 0.6}},
-]
+EASE_COMPONENT = {"algorithm": "ease", "params": {"l2": 2000}}
+ALS_COMPONENT = {"algorithm": "als", "params": {"factors": 24, "regularization": 2.0, "alpha": 2.0}}
+RP3BETA_COMPONENT = {"algorithm": "rp3beta", "params": {"alpha": 1.2, "beta": 0.6}}
+DEFAULT_COMPONENTS = [EASE_COMPONENT, *(ALS_COMPONENT for _ in range(ALS_RUNS)), RP3BETA_COMPONENT]
 DEFAULT_WEIGHTS = [0.75, *[2.0 / ALS_RUNS] * ALS_RUNS, 0.75]
+# Sized to the data at fit (`by_size`): above LARGE_PLAYS non-zero cells, ten ALS runs cost
+# more than the evening-out gains (each run is a full fit), so only LARGE_ALS_RUNS of them
+# are kept, sharing the same total weight; EASE above its max_items becomes sparse_ease.
+LARGE_PLAYS = 5_000_000
+LARGE_ALS_RUNS = 2
 FUSIONS = ("rrf", "zscore")
 SEPARATOR = "."
 
@@ -36,6 +37,27 @@ def zscore(scores: np.ndarray) -> np.ndarray:
     std = scores.std(axis=1, keepdims=True)
     centred = scores - mean
     return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
+
+
+def top_reciprocal_ranks(
+    scores: np.ndarray, played: sp.csr_matrix | None, c: float, depth: int
+) -> np.ndarray:
+    """`reciprocal_ranks` of each row's `depth` best items only, 0 for every other item: one
+    argpartition per row instead of a full argsort. Items in `played` (when given) are not
+    ranked at all (0). An item outside a model's top `depth` gets no vote from it, as
+    reciprocal-rank fusion of top lists does."""
+    scores = np.array(scores, dtype=np.float32)
+    if played is not None:
+        cells = played.tocoo()
+        keep = cells.data != 0
+        scores[cells.row[keep], cells.col[keep]] = -np.inf
+    ids, _ = top_k(scores, depth)
+    votes = np.zeros(scores.shape, dtype=np.float32)
+    ranked = ids >= 0
+    values = np.float32(1.0) / (np.float32(c) + np.arange(1, ids.shape[1] + 1, dtype=np.float32))
+    rows = np.broadcast_to(np.arange(len(ids))[:, None], ids.shape)
+    votes[rows[ranked], ids[ranked]] = np.broadcast_to(values, ids.shape)[ranked]
+    return votes
 
 
 def reciprocal_ranks(scores: np.ndarray, played: sp.csr_matrix | None, c: float) -> np.ndarray:
@@ -64,11 +86,19 @@ class Blend(Recommender):
     blend's seed + i. Each component scores a batch of listeners against every item, and
     each listener's scores are put on one scale per model, so no model wins by its scale
     alone, by `fusion`: "rrf" (reciprocal-rank fusion: 1 / (`rrf_c` + rank) among the
-    items the listener has not played; one argsort per listener and component) or
-    "zscore" ((s - mean) / std across items, 0 when all scores are equal); then summed with
-    the weights. Choose weights and fusion on validation splits
+    items the listener has not played, for each component's `rrf_depth` best items, found
+    by argpartition, and 0 for the rest; None ranks every item, one argsort per listener
+    and component) or "zscore" ((s - mean) / std across items, 0 when all scores are
+    equal); then summed with the weights. Choose weights and fusion on validation splits
     (`evaluation.protocol.tune`). Similar items and reasons come from the most heavily
     weighted component that has them.
+
+    With `by_size` (the default), `fit` sizes the components to the matrix: an EASE
+    component above its `max_items` becomes `sparse_ease` with the same l2 (EASE's dense
+    items x items matrix would not fit), and above LARGE_PLAYS non-zero cells only the first
+    LARGE_ALS_RUNS ALS components are kept, their weights scaled to the same total. The
+    sized components and weights are what `params` then holds (and what a saved model
+    names), so a fitted blend always says what it is made of.
     """
 
     name: ClassVar[str] = "blend"
@@ -77,6 +107,8 @@ class Blend(Recommender):
         "weights": DEFAULT_WEIGHTS,
         "fusion": "rrf",
         "rrf_c": 60.0,
+        "rrf_depth": 200,
+        "by_size": True,
     }
 
     def __init__(self, *, seed: int = 0, **params: Any) -> None:
@@ -92,7 +124,15 @@ class Blend(Recommender):
         rrf_c = self.params["rrf_c"]
         if isinstance(rrf_c, bool) or not isinstance(rrf_c, int | float) or not rrf_c >= 0:
             raise ValueError(f"blend rrf_c must be a number >= 0, not {rrf_c!r}")
-        self.components: list[Recommender] = [
+        depth = self.params["rrf_depth"]
+        if depth is not None and (
+            isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
+        ):
+            raise ValueError(f"blend rrf_depth must be an integer >= 1 or None, not {depth!r}")
+        self.components = self._created_components()
+
+    def _created_components(self) -> list[Recommender]:
+        return [
             create(spec["algorithm"], seed=self.seed + index, **spec["params"])
             for index, spec in enumerate(self.params["components"])
         ]
@@ -168,8 +208,40 @@ class Blend(Recommender):
     def _weights(self) -> list[float]:
         return self.params["weights"] or [1.0] * len(self.components)
 
+    def _size_to(self, matrix: sp.csr_matrix) -> None:
+        """The components and weights `by_size` gives this matrix (see the class docstring)."""
+        specs, weights = self.params["components"], self._weights()
+        sized, kept_weights = [], []
+        als_kept, als_total, als_kept_total = 0, 0.0, 0.0
+        for spec, weight in zip(specs, weights, strict=True):
+            if spec["algorithm"] == "ease":
+                limit = spec["params"].get("max_items", ALGORITHMS["ease"].defaults["max_items"])
+                if matrix.shape[1] > limit:
+                    l2 = spec["params"].get("l2", ALGORITHMS["ease"].defaults["l2"])
+                    spec = {"algorithm": "sparse_ease", "params": {"l2": l2}}
+            if spec["algorithm"] == "als" and matrix.nnz > LARGE_PLAYS:
+                als_total += weight
+                if als_kept == LARGE_ALS_RUNS:
+                    continue
+                als_kept += 1
+                als_kept_total += weight
+            sized.append(spec)
+            kept_weights.append(weight)
+        if als_kept_total > 0 and als_total != als_kept_total:
+            scale = als_total / als_kept_total
+            kept_weights = [
+                weight * scale if spec["algorithm"] == "als" else weight
+                for spec, weight in zip(sized, kept_weights, strict=True)
+            ]
+        if sized != specs or kept_weights != weights:
+            self.params["components"] = sized
+            self.params["weights"] = kept_weights
+            self.components = self._created_components()
+
     def fit(self, user_items: sp.csr_matrix) -> Self:
         matrix = sp.csr_matrix(user_items, dtype=np.float32)
+        if self.params["by_size"]:
+            self._size_to(matrix)
         for component in self.components:
             component.fit(matrix)
         self.n_items = matrix.shape[1]
@@ -200,8 +272,11 @@ class Blend(Recommender):
         if recalculate and not self.can_fold_in:
             raise ValueError("a component of this blend cannot fold listeners in")
 
+        depth = self.params["rrf_depth"]
+        depth = None if depth is None else max(depth, k)  # every list holds k of its own
+
         def scorer(ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
-            return self._scores(ids, rows, fold=recalculate, played_last=exclude_seen)
+            return self._scores(ids, rows, fold=recalculate, played_last=exclude_seen, depth=depth)
 
         return self._rank(user_ids, user_items, k, exclude_seen, scorer)
 
@@ -214,9 +289,11 @@ class Blend(Recommender):
         user_items: sp.csr_matrix,
         fold: bool = False,
         played_last: bool = True,
+        depth: int | None = None,
     ) -> np.ndarray:
         """The fused scores; `played_last`: rank fusion ranks only the unplayed items (what
-        is recommended when played items are excluded), else every item."""
+        is recommended when played items are excluded), else every item; `depth`: rank
+        fusion votes for each component's `depth` best items only (None: every item)."""
         total = np.zeros((len(user_ids), self.n_items), dtype=np.float64)
         for component, weight in zip(self.components, self._weights(), strict=True):
             if not weight:
@@ -227,7 +304,11 @@ class Blend(Recommender):
                 scores = component._scores(user_ids, user_items)
             if self.params["fusion"] == "rrf":
                 played = user_items if played_last else None
-                total += weight * reciprocal_ranks(scores, played, self.params["rrf_c"])
+                c = self.params["rrf_c"]
+                if depth is None or depth >= self.n_items:
+                    total += weight * reciprocal_ranks(scores, played, c)
+                else:
+                    total += weight * top_reciprocal_ranks(scores, played, c, depth)
             else:
                 total += weight * zscore(scores)
         return total.astype(np.float32)

@@ -11,7 +11,18 @@ from recommender.algorithms import ALGORITHMS, NotSupported, Recommender, create
 # Every warning is an error here: implicit's BLAS-threads and CSR warnings included.
 pytestmark = pytest.mark.filterwarnings("error")
 
-NAMES = ["popularity", "item_knn", "rp3beta", "als", "bpr", "ease", "rating", "ncf", "blend"]
+NAMES = [
+    "popularity",
+    "item_knn",
+    "rp3beta",
+    "als",
+    "bpr",
+    "ease",
+    "sparse_ease",
+    "rating",
+    "ncf",
+    "blend",
+]
 
 # Small enough to fit in milliseconds, strong enough to learn the checkerboard every time.
 TEST_PARAMS: dict[str, dict] = {
@@ -21,6 +32,7 @@ TEST_PARAMS: dict[str, dict] = {
     "als": {"factors": 4, "regularization": 1.0},
     "bpr": {"factors": 16, "learning_rate": 0.05, "regularization": 0.05, "iterations": 500},
     "ease": {"l2": 10.0},
+    "sparse_ease": {"l2": 10.0, "k_neighbours": 12},
     "rating": {"factors": 4, "epochs": 200, "learning_rate": 0.05, "regularization": 0.1},
     "blend": {
         "components": [
@@ -187,7 +199,7 @@ def test_similar_items_work_or_say_they_are_not_supported(model):
     assert np.all(np.diff(scores, axis=1) <= 0)
 
 
-@pytest.mark.parametrize("implicit_model", ["item_knn", "als", "bpr"])
+@pytest.mark.parametrize("implicit_model", ["item_knn", "als", "bpr", "sparse_ease"])
 def test_implicit_models_fit_without_a_blas_threads_warning(implicit_model, monkeypatch):
     # Simulate a process where BLAS may use two threads and implicit has not warned yet.
     monkeypatch.setattr(implicit.utils, "_checked_blas_config", False)
@@ -209,10 +221,12 @@ def test_every_reason_is_an_item_the_listener_played(name, model):
         assert (reasons[ids >= 0] >= 0).mean() > 0.9
 
 
-@pytest.mark.parametrize("linear_model", ["item_knn", "rp3beta", "ease"])
+@pytest.mark.parametrize("linear_model", ["item_knn", "rp3beta", "ease", "sparse_ease"])
 @pytest.mark.parametrize("max_sources", [3, 20])
 def test_linear_models_name_the_played_item_that_adds_most_to_the_score(linear_model, max_sources):
-    params = {"l2": 10.0} if linear_model == "ease" else {"k_neighbours": 3}
+    params = {"ease": {"l2": 10.0}, "sparse_ease": {"l2": 10.0, "k_neighbours": 3}}.get(
+        linear_model, {"k_neighbours": 3}
+    )
     model = create(linear_model, **params).fit(MATRIX)
     ids, _ = model.recommend(LISTENERS, MATRIX, k=N_ITEMS + 2)
     reasons = model.reasons(MATRIX, ids, max_sources=max_sources)
