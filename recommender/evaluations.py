@@ -1,7 +1,12 @@
 """Evaluation jobs: compare algorithms under one protocol and pick the candidate to publish.
 
 An evaluation reads one data snapshot: the one it was created with (a pipeline's), or one it
-takes when it starts.
+takes when it starts. Above RECOMMENDER["EVALUATION_SAMPLE"] listeners (50,000 unless set),
+the candidates are compared on a sample of that many listeners drawn with the protocol's
+seed, every item kept (the whole catalogue is still ranked): a comparison's cost then stops
+growing with the listeners, and the winner alone is trained on everyone. The sample's size,
+the listeners it was drawn from and its seed are in the results' "data", so the same
+snapshot and seed give the same sample again.
 """
 
 from collections.abc import Mapping
@@ -9,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from listening.models import DataSnapshot
@@ -22,6 +28,31 @@ from .evaluation.metrics import best_model
 from .evaluation.protocol import Protocol, algorithm_of, evaluate
 from .evaluation.splits import Interactions
 from .models import Evaluation
+
+EVALUATION_SAMPLE = 50_000
+
+
+def evaluation_sample_size() -> int:
+    """How many listeners at most a comparison is made on (0: every listener)."""
+    return int(settings.RECOMMENDER.get("EVALUATION_SAMPLE", EVALUATION_SAMPLE))
+
+
+def listener_sample(n_listeners: int, size: int, seed: int) -> np.ndarray | None:
+    """The sorted rows of `size` listeners drawn without replacement with `seed`, or None
+    when there are no more than `size` (or `size` is 0): then everyone is evaluated."""
+    if size <= 0 or n_listeners <= size:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_listeners, size=size, replace=False))
+
+
+def _rows_of(events: Interactions | None, rows: np.ndarray) -> Interactions | None:
+    """The events of the sampled rows, renumbered to their place in the sample."""
+    if events is None:
+        return None
+    keep = np.isin(events.rows, rows)
+    renumbered = np.searchsorted(rows, events.rows[keep])
+    return Interactions(renumbered, events.columns[keep], events.values[keep], events.times[keep])
 
 
 def protocol_weighted(weighting: Mapping[str, Any], **settings: Any) -> Protocol:
@@ -110,6 +141,12 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
         timed_skips = skip_events(matrix) if protocol.skip_penalty else None
     skips = matrix.skips if protocol.skip_penalty else None
     user_items, plays = without_refused(matrix, plays)
+    size = evaluation_sample_size()
+    sample = listener_sample(user_items.shape[0], size, protocol.seed)
+    if sample is not None:
+        user_items = user_items[sample]
+        plays, timed_skips = _rows_of(plays, sample), _rows_of(timed_skips, sample)
+        skips = sp.csr_matrix(skips)[sample] if skips is not None else None
     comparison = evaluate(
         user_items,
         evaluation.algorithms,
@@ -124,6 +161,12 @@ def evaluation_compute(evaluation: Evaluation, *, matrix: InteractionMatrix | No
         "last_listen_id": last_listen_id,
         "listeners": matrix.shape[0],
         "items": matrix.shape[1],
+        "sample": {
+            "listeners": matrix.shape[0] if sample is None else len(sample),
+            "of": matrix.shape[0],
+            "seed": protocol.seed,
+            "max": size,
+        },
     }
     results = comparison["results"]
     evaluation.results = comparison

@@ -39,6 +39,7 @@ from listening.services import data_snapshot_create
 from musicsite.jobs import JobStatus, job_run, on_a_live_connection
 
 from . import algorithms, publishing
+from .algorithms import blend
 from .data import LEVELS, InteractionMatrix
 from .evaluation.protocol import algorithm_of
 from .evaluations import evaluation_create, evaluation_run, protocol_weighted
@@ -49,7 +50,16 @@ log = logging.getLogger(__name__)
 
 STEPS = ("snapshot", "explore", "evaluate", "train", "publish")
 WAITING, SKIPPED = "waiting", "skipped"  # a step's statuses besides JobStatus's
-DEFAULT_ALGORITHMS = ("popularity", "item_knn", "rp3beta", "als")
+DEFAULT_ALGORITHMS = ("popularity", "item_knn", "rp3beta", "als", "blend")
+# Each candidate's settings: those the blend search found for it (benchmarks/blend_choice.py,
+# results/quality.md), not the library's defaults. The blend's own defaults are that search's
+# winner, sized to the data when it is fitted (`Blend` with `by_size`).
+CANDIDATE_PARAMS: dict[str, dict[str, Any]] = {
+    "als": dict(blend.ALS_COMPONENT["params"]),
+    "rp3beta": dict(blend.RP3BETA_COMPONENT["params"]),
+    "ease": dict(blend.EASE_COMPONENT["params"]),
+    "sparse_ease": {"l2": blend.EASE_COMPONENT["params"]["l2"]},
+}
 ACTIVE_LABEL = "active"
 
 
@@ -366,7 +376,7 @@ def _active_model() -> ModelRun | None:
 def _evaluate(run: PipelineRun, matrix: InteractionMatrix) -> dict:
     """The candidates, and the active set's model as `active`, on one split; whether the
     winner is to be trained and published (if not, `decision` says why)."""
-    contenders: dict[str, dict] = {name: {} for name in run.algorithms}
+    contenders = {name: dict(CANDIDATE_PARAMS.get(name, {})) for name in run.algorithms}
     current = _active_model()
     if current is not None and current.level == run.level:
         contenders[f"{current.algorithm}:{ACTIVE_LABEL}"] = current.params
