@@ -56,9 +56,7 @@ def test_a_sample_of_listeners_is_drawn_with_the_seed_and_drawn_again_the_same()
     assert evaluations.listener_sample(1_000, 0, seed=3) is None  # 0: everyone
 
 
-def test_above_the_sample_size_candidates_are_compared_on_the_recorded_sample(
-    listening, settings
-):
+def test_above_the_sample_size_candidates_are_compared_on_the_recorded_sample(listening, settings):
     settings.RECOMMENDER = {**settings.RECOMMENDER, "EVALUATION_SAMPLE": 50}
     run = pipeline.pipeline_run(run_id=pipeline.pipeline_create(algorithm_names=["item_knn"]).pk)
 
