@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recommender.algorithms import blend as blend_module
 from recommender.algorithms import create, load
-from recommender.algorithms.blend import ALS_RUNS, reciprocal_ranks, zscore
+from recommender.algorithms.blend import (
+    ALS_RUNS,
+    LARGE_ALS_RUNS,
+    reciprocal_ranks,
+    top_reciprocal_ranks,
+    zscore,
+)
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -194,3 +201,55 @@ def test_similar_items_and_reasons_come_from_the_heaviest_component_that_has_the
     np.testing.assert_array_equal(blend.similar_items(items, 3)[0], ease.similar_items(items, 3)[0])
     ids, _ = blend.recommend(LISTENERS[:5], MATRIX[:5], k=K)
     np.testing.assert_array_equal(blend.reasons(MATRIX[:5], ids), ease.reasons(MATRIX[:5], ids))
+
+
+def test_top_reciprocal_ranks_vote_for_each_rows_best_items_only():
+    rng = np.random.default_rng(1)
+    scores = rng.random((6, 30)).astype(np.float32)
+    played = sp.csr_matrix((rng.random((6, 30)) < 0.2).astype(np.float32))
+    full = reciprocal_ranks(scores, played, c=60)
+    top = top_reciprocal_ranks(scores, played, c=60, depth=5)
+    assert ((top > 0).sum(axis=1) == 5).all()
+    for row in range(6):
+        best = np.argsort(-full[row])[:5]
+        np.testing.assert_allclose(top[row, best], full[row, best])
+        assert not set(np.flatnonzero(top[row])) & set(played[row].indices)
+
+
+def test_a_shallow_fusion_still_gives_k_items_and_agrees_at_the_top_with_the_full_one():
+    deep = create("blend", components=[ALS, EASE], rrf_depth=None).fit(MATRIX)
+    shallow = create("blend", components=[ALS, EASE], rrf_depth=15).fit(MATRIX)
+    full_ids, _ = deep.recommend(LISTENERS, MATRIX, k=K)
+    top_ids, top_scores = shallow.recommend(LISTENERS, MATRIX, k=K)
+    assert (top_ids >= 0).all() and np.isfinite(top_scores).all()
+    assert (top_ids[:, 0] == full_ids[:, 0]).mean() > 0.9  # what leads both lists leads
+    with pytest.raises(ValueError, match="rrf_depth must be an integer >= 1 or None"):
+        create("blend", rrf_depth=0)
+
+
+def test_above_eases_max_items_the_blend_fits_sparse_ease_in_its_place(tmp_path):
+    large = {"algorithm": "ease", "params": {"l2": 5.0, "max_items": 30}}
+    blend = create("blend", components=[ALS, large], weights=[1.0, 2.0]).fit(MATRIX)
+    assert [part.name for part in blend.components] == ["als", "sparse_ease"]
+    assert blend.params["components"][1] == {"algorithm": "sparse_ease", "params": {"l2": 5.0}}
+    assert blend.params["weights"] == [1.0, 2.0]
+    blend.save(tmp_path / "blend.npz")
+    loaded = load(tmp_path / "blend.npz")
+    assert [part.name for part in loaded.components] == ["als", "sparse_ease"]
+    np.testing.assert_array_equal(
+        loaded.recommend(LISTENERS, MATRIX, k=K)[0], blend.recommend(LISTENERS, MATRIX, k=K)[0]
+    )
+    fits = create("blend", components=[ALS, EASE]).fit(MATRIX)  # 40 items: EASE fits
+    assert [part.name for part in fits.components] == ["als", "ease"]
+
+
+def test_on_a_large_matrix_fewer_als_runs_share_the_same_total_weight(monkeypatch):
+    monkeypatch.setattr(blend_module, "LARGE_PLAYS", MATRIX.nnz - 1)
+    blend = create("blend", seed=3).fit(MATRIX)
+    names = [part.name for part in blend.components]
+    assert names == ["ease", *["als"] * LARGE_ALS_RUNS, "rp3beta"]
+    weights = blend.params["weights"]
+    assert sum(weights[1:-1]) == pytest.approx(2.0) and weights[0] == weights[-1] == 0.75
+    assert [run.seed for run in blend.components[1:-1]] == [4, 5]
+    small = create("blend", seed=3, by_size=False).fit(MATRIX)
+    assert len(small.components) == ALS_RUNS + 2
