@@ -13,8 +13,16 @@ together:
 - the blend's rank fusion over each component's top 200 (argpartition, the default) against
   the full argsort of every item (`rrf_depth` None): NDCG@10 and the seconds to score the
   1,884 test listeners.
+
+    .venv/bin/python benchmarks/blend_at_scale.py --fit LISTENERS ITEMS PLAYS
+
+fits sparse_ease alone on a random matrix of that size (items drawn with Zipf-like
+popularity, listeners with Zipf-like activity) above EASE's max_items, and prints its seconds,
+its weights' size and the process's peak RSS: what EASE's dense matrix cannot do there.
 """
 
+import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -22,8 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
 from listening.ingest.formats.hetrec import play_matrix  # noqa: E402
-from recommender.algorithms import blend  # noqa: E402
+from recommender.algorithms import blend, create  # noqa: E402
 from recommender.evaluation.protocol import Protocol, evaluate  # noqa: E402
 
 HETREC = ROOT.parent / "shared" / "data" / "hetrec2011-lastfm-2k"
@@ -49,7 +60,44 @@ ALGORITHMS = {
 }
 
 
+def zipf_matrix(listeners: int, items: int, plays: int, seed: int = 0) -> sp.csr_matrix:
+    """log(1 + plays) confidences of `plays` random (listener, item) draws, both Zipf-like."""
+    rng = np.random.default_rng(seed)
+    item_weights = 1.0 / np.arange(1, items + 1) ** 0.8
+    listener_weights = 1.0 / np.arange(1, listeners + 1) ** 0.5
+    rows = rng.choice(listeners, size=plays, p=listener_weights / listener_weights.sum())
+    columns = rng.choice(items, size=plays, p=item_weights / item_weights.sum())
+    counts = sp.csr_matrix(
+        (np.ones(plays, dtype=np.float32), (rows, columns)), shape=(listeners, items)
+    )
+    counts.sum_duplicates()
+    counts.data = np.log1p(counts.data)
+    return counts
+
+
+def fit_at_scale(listeners: int, items: int, plays: int) -> None:
+    matrix = zipf_matrix(listeners, items, plays)
+    print(f"random matrix: {listeners:,} listeners x {items:,} items, {matrix.nnz:,} cells")
+    began = time.perf_counter()
+    model = create("sparse_ease", l2=L2).fit(matrix)
+    seconds = time.perf_counter() - began
+    weights = model.similarity
+    megabytes = (weights.data.nbytes + weights.indices.nbytes + weights.indptr.nbytes) / 1e6
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    dense = items**2 * 4 / 1e9
+    print(
+        f"sparse_ease fit: {seconds:.1f} s, weights {weights.nnz:,} cells ({megabytes:.0f} MB), "
+        f"peak RSS {peak:.0f} MB; EASE's dense weights would take {dense:.1f} GB"
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fit", nargs=3, type=int, metavar=("LISTENERS", "ITEMS", "PLAYS"))
+    args = parser.parse_args()
+    if args.fit:
+        fit_at_scale(*args.fit)
+        return
     matrix = play_matrix(HETREC)
     print(f"HetRec artist level: {matrix.shape[0]:,} listeners x {matrix.shape[1]:,} artists")
     protocol = Protocol(split="random", test_fraction=0.2, ks=(10, 20), seed=0)

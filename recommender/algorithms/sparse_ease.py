@@ -78,6 +78,11 @@ def _regressions(
     width = neighbours.shape[1]
     if width == 0:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    # Each item's neighbours in ascending order (padding last, as the largest id): the
+    # cells looked up for one item's system are then ascending keys, and the binary searches
+    # walk the Gram matrix's memory in order (several times faster than random lookups).
+    neighbours = np.sort(np.where(neighbours >= 0, neighbours, n_items), axis=1)
+    neighbours[neighbours == n_items] = -1
     rows = np.repeat(np.arange(n_items, dtype=np.int64), np.diff(gram.indptr))
     keys = rows * n_items + gram.indices  # ascending: CSR with sorted columns
     values = gram.data
@@ -87,7 +92,7 @@ def _regressions(
         items = np.arange(start, min(start + block, n_items))
         near = neighbours[items]
         present = near >= 0
-        safe = np.where(present, near, 0)
+        safe = np.where(present, near, n_items - 1)
         systems = _cells(keys, values, n_items, safe[:, :, None], safe[:, None, :])
         targets = _cells(keys, values, n_items, safe, items[:, None])
         # Padding neighbours become identity rows with a 0 target: their weight is 0.
