@@ -377,6 +377,8 @@ def _evaluate(run: PipelineRun, matrix: InteractionMatrix) -> dict:
     """The candidates, and the active set's model as `active`, on one split; whether the
     winner is to be trained and published (if not, `decision` says why)."""
     contenders = {name: dict(CANDIDATE_PARAMS.get(name, {})) for name in run.algorithms}
+    if "blend" in contenders:
+        contenders["blend"] = _blend_sized_for(matrix)
     current = _active_model()
     if current is not None and current.level == run.level:
         contenders[f"{current.algorithm}:{ACTIVE_LABEL}"] = current.params
@@ -396,6 +398,19 @@ def _evaluate(run: PipelineRun, matrix: InteractionMatrix) -> dict:
         "publishes": _beats_the_active_set(run),
         run.metric: best,
     }
+
+
+def _blend_sized_for(matrix: InteractionMatrix) -> dict[str, Any]:
+    """The default blend's params as it will be trained on the whole `matrix`: the blend
+    sizes itself to the matrix it is fitted on, and the evaluation may fit it on a sample of
+    listeners (fewer plays), so the components are fixed here from the whole snapshot's size,
+    and the model evaluated is the model trained. {} when the defaults stand as they are."""
+    components, weights = blend.sized_components(
+        blend.DEFAULT_COMPONENTS, blend.DEFAULT_WEIGHTS, matrix.shape[1], matrix.plays.nnz
+    )
+    if components == blend.DEFAULT_COMPONENTS and weights == blend.DEFAULT_WEIGHTS:
+        return {}
+    return {"components": components, "weights": weights}
 
 
 def _beats_the_active_set(run: PipelineRun) -> bool:

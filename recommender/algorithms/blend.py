@@ -76,6 +76,42 @@ def reciprocal_ranks(scores: np.ndarray, played: sp.csr_matrix | None, c: float)
     return np.float32(1.0) / (np.float32(c) + ranks)
 
 
+def sized_components(
+    components: Sequence[Mapping[str, Any]],
+    weights: Sequence[float],
+    n_items: int,
+    n_plays: int,
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """The components and weights a blend takes on a matrix of `n_items` columns and
+    `n_plays` non-zero cells: an EASE component above its max_items becomes sparse_ease with
+    its l2; above LARGE_PLAYS only the first LARGE_ALS_RUNS ALS components stay, their
+    weights scaled so the ALS total is unchanged. Already sized components stay as they are."""
+    ease = ALGORITHMS["ease"].defaults
+    sized: list[dict[str, Any]] = []
+    kept: list[float] = []
+    als_kept, als_total, als_kept_total = 0, 0.0, 0.0
+    for spec, weight in zip(components, weights, strict=True):
+        params = dict(spec.get("params") or {})
+        spec = {"algorithm": spec["algorithm"], "params": params}
+        if spec["algorithm"] == "ease" and n_items > params.get("max_items", ease["max_items"]):
+            spec = {"algorithm": "sparse_ease", "params": {"l2": params.get("l2", ease["l2"])}}
+        if spec["algorithm"] == "als" and n_plays > LARGE_PLAYS:
+            als_total += weight
+            if als_kept == LARGE_ALS_RUNS:
+                continue
+            als_kept += 1
+            als_kept_total += weight
+        sized.append(spec)
+        kept.append(float(weight))
+    if als_kept_total > 0 and als_total != als_kept_total:
+        scale = als_total / als_kept_total
+        kept = [
+            weight * scale if spec["algorithm"] == "als" else weight
+            for spec, weight in zip(sized, kept, strict=True)
+        ]
+    return sized, kept
+
+
 class Blend(Recommender):
     """A weighted sum of several models' fused scores, the models fitted on the same matrix.
 
@@ -209,33 +245,12 @@ class Blend(Recommender):
         return self.params["weights"] or [1.0] * len(self.components)
 
     def _size_to(self, matrix: sp.csr_matrix) -> None:
-        """The components and weights `by_size` gives this matrix (see the class docstring)."""
+        """Take the components and weights `sized` gives this matrix."""
         specs, weights = self.params["components"], self._weights()
-        sized, kept_weights = [], []
-        als_kept, als_total, als_kept_total = 0, 0.0, 0.0
-        for spec, weight in zip(specs, weights, strict=True):
-            if spec["algorithm"] == "ease":
-                limit = spec["params"].get("max_items", ALGORITHMS["ease"].defaults["max_items"])
-                if matrix.shape[1] > limit:
-                    l2 = spec["params"].get("l2", ALGORITHMS["ease"].defaults["l2"])
-                    spec = {"algorithm": "sparse_ease", "params": {"l2": l2}}
-            if spec["algorithm"] == "als" and matrix.nnz > LARGE_PLAYS:
-                als_total += weight
-                if als_kept == LARGE_ALS_RUNS:
-                    continue
-                als_kept += 1
-                als_kept_total += weight
-            sized.append(spec)
-            kept_weights.append(weight)
-        if als_kept_total > 0 and als_total != als_kept_total:
-            scale = als_total / als_kept_total
-            kept_weights = [
-                weight * scale if spec["algorithm"] == "als" else weight
-                for spec, weight in zip(sized, kept_weights, strict=True)
-            ]
-        if sized != specs or kept_weights != weights:
+        sized, sized_weights = sized_components(specs, weights, matrix.shape[1], matrix.nnz)
+        if sized != specs or sized_weights != weights:
             self.params["components"] = sized
-            self.params["weights"] = kept_weights
+            self.params["weights"] = sized_weights
             self.components = self._created_components()
 
     def fit(self, user_items: sp.csr_matrix) -> Self:

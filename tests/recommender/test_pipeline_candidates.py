@@ -6,7 +6,8 @@ import pytest
 
 from musicsite.jobs import JobStatus
 from recommender import evaluations, pipeline
-from recommender.algorithms import blend
+from recommender.algorithms import blend, create
+from recommender.data import build_matrix
 from recommender.evaluation.protocol import algorithm_of
 from recommender.models import ModelRun, RecommendationSet, SetStatus
 from recommender.training import model_run_load
@@ -80,3 +81,17 @@ def test_above_the_sample_size_candidates_are_compared_on_the_recorded_sample(li
     # Only the winner is trained, and on every listener of the snapshot.
     winner = ModelRun.objects.get(pk=run.steps["train"]["figures"]["run"])
     assert winner.n_listeners == everyone
+
+
+def test_the_blend_is_evaluated_as_the_whole_snapshot_sizes_it(listening, monkeypatch):
+    whole = build_matrix("song")
+    assert pipeline._blend_sized_for(whole) == {}  # small: the defaults stand
+    monkeypatch.setattr(blend, "LARGE_PLAYS", whole.plays.nnz - 1)
+    sized = pipeline._blend_sized_for(whole)
+    names = [spec["algorithm"] for spec in sized["components"]]
+    assert names == ["ease", *["als"] * blend.LARGE_ALS_RUNS, "rp3beta"]
+    # A sample of the listeners has fewer plays, but the blend fitted on it is the same.
+    sample = whole.plays[: whole.shape[0] // 4]
+    fitted = create("blend", **sized).fit(sample)
+    assert fitted.params["components"] == sized["components"]
+    assert fitted.params["weights"] == pytest.approx(sized["weights"])
