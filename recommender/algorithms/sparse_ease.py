@@ -88,12 +88,18 @@ def _regressions(
     values = gram.data
     block = max(1, SOLVE_BLOCK_CELLS // (width * width))
     weights = np.zeros(neighbours.shape, dtype=np.float32)
+    # The systems are symmetric: look up the cells above the diagonal only (half the
+    # searches), in row-major order, so that each item's keys stay ascending.
+    upper_rows, upper_columns = np.triu_indices(width, 1)
     for start in range(0, n_items, block):
         items = np.arange(start, min(start + block, n_items))
         near = neighbours[items]
         present = near >= 0
         safe = np.where(present, near, n_items - 1)
-        systems = _cells(keys, values, n_items, safe[:, :, None], safe[:, None, :])
+        upper = _cells(keys, values, n_items, safe[:, upper_rows], safe[:, upper_columns])
+        systems = np.zeros((len(items), width, width))
+        systems[:, upper_rows, upper_columns] = upper
+        systems[:, upper_columns, upper_rows] = upper
         targets = _cells(keys, values, n_items, safe, items[:, None])
         # Padding neighbours become identity rows with a 0 target: their weight is 0.
         pair = present[:, :, None] & present[:, None, :]
