@@ -19,8 +19,10 @@ from threadpoolctl import threadpool_limits
 from .base import strongest_items
 from .neighbourhood import Neighbourhood
 
-# The items' small systems are solved in stacks of about this many matrix cells (k x k each).
+# The items' small systems are solved in stacks of about this many matrix cells (k x k each),
+# and a stack's neighbour positions (stack x items int32) take at most POSITION_CELLS.
 SOLVE_BLOCK_CELLS = 4_000_000
+POSITION_CELLS = 16_000_000
 
 
 class SparseEASE(Neighbourhood):
@@ -58,68 +60,53 @@ class SparseEASE(Neighbourhood):
         top = sp.csr_matrix(knn.similarity, dtype=np.float64)
         top.setdiag(0)
         top.eliminate_zeros()
-        neighbours, _ = strongest_items(top, k)
-        # Symmetric, as G is: a cell kept in either item's list is G's exact value.
-        gram = top.maximum(top.T).tocsr()
-        gram.sort_indices()
+        neighbours, strengths = strongest_items(top, k)
         diagonal = np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel()
-        self.similarity = _regressions(gram, diagonal, neighbours, float(self.params["l2"]))
+        self.similarity = _regressions(neighbours, strengths, diagonal, float(self.params["l2"]))
         self.n_items = n_items
         self.fitted = True
         return self
 
 
 def _regressions(
-    gram: sp.csr_matrix, diagonal: np.ndarray, neighbours: np.ndarray, l2: float
+    neighbours: np.ndarray, strengths: np.ndarray, diagonal: np.ndarray, l2: float
 ) -> sp.csr_matrix:
     """B (items x items, float32): column j holds item j's ridge weights over its neighbours
-    (row i of B: what playing item i adds to each item it is a neighbour of)."""
-    n_items = gram.shape[0]
-    width = neighbours.shape[1]
+    (row i of B: what playing item i adds to each item it is a neighbour of).
+
+    `neighbours` / `strengths`: each item's top co-occurring items and their G(i, j), -1 / 0
+    padded. A cell G(p, q) of item j's system is known when q is among p's neighbours or p
+    among q's (G is symmetric): it is read from p's list, placed by a position lookup (no
+    search), and the system is made symmetric by taking the larger of the two readings."""
+    n_items, width = neighbours.shape
     if width == 0:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    # Each item's neighbours in ascending order (padding last, as the largest id): the
-    # cells looked up for one item's system are then ascending keys, and the binary searches
-    # walk the Gram matrix's memory in order (several times faster than random lookups).
-    neighbours = np.sort(np.where(neighbours >= 0, neighbours, n_items), axis=1)
-    neighbours[neighbours == n_items] = -1
-    rows = np.repeat(np.arange(n_items, dtype=np.int64), np.diff(gram.indptr))
-    keys = rows * n_items + gram.indices  # ascending: CSR with sorted columns
-    values = gram.data
-    block = max(1, SOLVE_BLOCK_CELLS // (width * width))
+    block = max(1, min(SOLVE_BLOCK_CELLS // (width * width), POSITION_CELLS // n_items))
+    # positions[b, i]: where item i stands among the block's b-th item's neighbours (-1: not
+    # among them); reset after each block, so it is allocated once.
+    positions = np.full((block, n_items), -1, dtype=np.int32)
+    slots = np.arange(width, dtype=np.int32)
     weights = np.zeros(neighbours.shape, dtype=np.float32)
-    # The systems are symmetric: look up the cells above the diagonal only (half the
-    # searches), in row-major order, so that each item's keys stay ascending.
-    upper_rows, upper_columns = np.triu_indices(width, 1)
     for start in range(0, n_items, block):
         items = np.arange(start, min(start + block, n_items))
         near = neighbours[items]
         present = near >= 0
-        safe = np.where(present, near, n_items - 1)
-        upper = _cells(keys, values, n_items, safe[:, upper_rows], safe[:, upper_columns])
+        owner = np.broadcast_to(np.arange(len(items))[:, None], near.shape)
+        positions[owner[present], near[present]] = np.broadcast_to(slots, near.shape)[present]
+        their = neighbours[np.maximum(near, 0)]  # each neighbour's own neighbours
+        column = positions[np.arange(len(items))[:, None, None], np.maximum(their, 0)]
+        positions[owner[present], near[present]] = -1
+        inside = (column >= 0) & (their >= 0) & present[:, :, None]
         systems = np.zeros((len(items), width, width))
-        systems[:, upper_rows, upper_columns] = upper
-        systems[:, upper_columns, upper_rows] = upper
-        targets = _cells(keys, values, n_items, safe, items[:, None])
+        b, p, _ = np.nonzero(inside)
+        systems[b, p, column[inside]] = strengths[np.maximum(near, 0)][inside]
+        systems = np.maximum(systems, systems.transpose(0, 2, 1))
         # Padding neighbours become identity rows with a 0 target: their weight is 0.
-        pair = present[:, :, None] & present[:, None, :]
-        systems = np.where(pair, systems, 0.0)
-        targets = np.where(present, targets, 0.0)
-        own = np.where(present, diagonal[safe] + l2, 1.0)
-        systems[:, np.arange(width), np.arange(width)] = own
+        own = np.where(present, diagonal[np.maximum(near, 0)] + l2, 1.0)
+        systems[:, slots, slots] = own
+        targets = np.where(present, strengths[items], 0.0)
         weights[items] = np.linalg.solve(systems, targets[:, :, None])[:, :, 0]
     present = neighbours >= 0
     columns = np.broadcast_to(np.arange(n_items)[:, None], neighbours.shape)
     cells = (weights[present], (neighbours[present], columns[present]))
     return sp.csr_matrix(cells, shape=(n_items, n_items), dtype=np.float32)
-
-
-def _cells(
-    keys: np.ndarray, values: np.ndarray, n_items: int, rows: np.ndarray, columns: np.ndarray
-) -> np.ndarray:
-    """gram[rows, columns] (broadcast) from its sorted cell keys; 0 where no cell is kept."""
-    wanted = rows.astype(np.int64) * n_items + columns
-    if not len(keys):
-        return np.zeros(wanted.shape)
-    found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    return np.where(keys[found] == wanted, values[found], 0.0)
