@@ -199,8 +199,10 @@ def _active_set_id() -> int | None:
 
 
 def on_active_set_changed(sender=None, **kwargs) -> None:
-    """The switch is saved when this is sent: readers move to the new set now."""
+    """The switch is saved when this is sent: readers move to the new set now (this
+    process's memo, and the key every process's read script looks up)."""
     _active_memo["until"] = 0.0
+    _active_set_id()
     remember_active_set()
 
 
