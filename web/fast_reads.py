@@ -40,8 +40,8 @@ from web import ratelimit, ready_pages
 from web.api.authentication import TOKEN_PATTERN
 from web.api.formats import SafeJSONRenderer
 
-TOKEN_SECONDS = 24 * 3600  # a token's entry, refilled by DRF's path when it lapses
-ACTIVE_SET_SECONDS = 10  # the active set's key: a lost write is corrected this soon
+TOKEN_SECONDS = 30 * 24 * 3600  # the entry of a token that never expires
+ACTIVE_SET_SECONDS = 60  # the active set's key: a write lost in an outage lasts this long
 ACTIVE_SET_MEMO_SECONDS = 2.0
 ACTIVE_SET_KEY = "ready:active-set"
 LEVELS = ready_pages.LEVELS
@@ -83,37 +83,40 @@ def remember_token(token: AuthToken, listener_id: int) -> None:
     """Keep the token's account, listener and expiry for the fast path — unless the token
     was revoked meanwhile: a revocation between DRF's check and this write would otherwise
     leave an entry for a dead token (the revocation's own delete then came first)."""
-    _write_token(token, listener_id)
+    tokens_remember([(token.digest, token.user_id, token.expiry, listener_id)])
     if not AuthToken.objects.filter(digest=token.digest).exists():
         forget_tokens([token.digest])
 
 
-def _write_token(token: AuthToken, listener_id: int) -> None:
-    expiry = token.expiry.timestamp() if token.expiry else None
-    seconds = TOKEN_SECONDS
-    if expiry is not None:
-        seconds = max(1, min(seconds, int(expiry - time.time())))
+def tokens_remember(entries) -> None:
+    """Keep (digest, user id, expiry, listener id) entries, in one round trip. An entry
+    lives as long as its token (TOKEN_SECONDS for one that never expires), so a signed-in
+    listener's first read after any publication finds it; about a hundred bytes each
+    (benchmarks/results/serve.md). Tokens made in bulk send no post_save: their maker
+    calls this (benchmarks/serve.py)."""
+    now = time.time()
+    rows = []
+    for digest, user_id, expiry, listener_id in entries:
+        stamp = expiry.timestamp() if expiry else None
+        seconds = TOKEN_SECONDS if stamp is None else max(1, int(stamp - now))
+        rows.append((token_key(digest), user_id, listener_id, stamp, seconds))
     client = ready_pages.redis_client()
     if client is None:
-        attempt("set", token_key(token.digest), (token.user_id, listener_id, expiry), seconds)
+        for key, user_id, listener_id, stamp, seconds in rows:
+            attempt("set", key, (user_id, listener_id, stamp), seconds)
         return
-    key = cache.make_key(token_key(token.digest))
-    fields = {"user": token.user_id, "listener": listener_id, "expiry": expiry or ""}
     try:
         pipe = client.pipeline(transaction=True)
-        pipe.delete(key)
-        pipe.hset(key, mapping=fields)
-        pipe.expire(key, seconds)
+        for key, user_id, listener_id, stamp, seconds in rows:
+            key = cache.make_key(key)
+            pipe.delete(key)
+            pipe.hset(
+                key, mapping={"user": user_id, "listener": listener_id, "expiry": stamp or ""}
+            )
+            pipe.expire(key, seconds)
         pipe.execute()
     except redis.RedisError:
-        log.warning("token entry not kept: the cache is unavailable", exc_info=True)
-
-
-def tokens_remember(entries) -> None:
-    """Bulk: keep many (token, listener id) entries at once (tokens made in bulk, which
-    send no post_save; benchmarks/serve.py's accounts)."""
-    for token, listener_id in entries:
-        _write_token(token, listener_id)
+        log.warning("token entries not kept: the cache is unavailable", exc_info=True)
 
 
 def forget_tokens(digests) -> None:
