@@ -61,10 +61,11 @@ def first_page(value: dict) -> dict:
     """The API's answer for the first page of these entries, as DRF's paginator shapes it
     (`next` the placeholder when there is a second page)."""
     results = value["results"]
-    head = {key: item for key, item in value.items() if key != "results"}
+    count = value.get("count", len(results))  # entries_of(first=...) shapes only a page
+    head = {key: item for key, item in value.items() if key not in ("results", "count")}
     return head | {
-        "count": len(results),
-        "next": "ready-page:next" if len(results) > PAGE_SIZE else None,
+        "count": count,
+        "next": "ready-page:next" if count > PAGE_SIZE else None,
         "previous": None,
         "results": results[:PAGE_SIZE],
     }
@@ -133,7 +134,7 @@ def pages_render(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[
     number of queries (about a dozen, whatever the number of listeners)."""
     pages = {}
     for level, listed in _lists_of(ready_set, listener_ids).items():
-        for listener, value in entries_of(listed, level).items():
+        for listener, value in entries_of(listed, level, first=PAGE_SIZE).items():
             pages[page_key(ready_set.pk, listener, level)] = rendered(value)
     return pages
 

@@ -35,9 +35,13 @@ def entries(listener_id: int, level: str) -> dict | None:
     return value
 
 
-def entries_of(listed_by_listener: dict[int, dict], level: str) -> dict[int, dict]:
+def entries_of(
+    listed_by_listener: dict[int, dict], level: str, *, first: int | None = None
+) -> dict[int, dict]:
     """Each listener's entries at `level`, from their lists in one set (the shape of
-    serving.listener_list), in a number of queries that does not depend on how many."""
+    serving.listener_list), in a number of queries that does not depend on how many.
+    With `first`, only the first entries are shaped (a first page) and `count` says how
+    many there are in all."""
     if not listed_by_listener:
         return {}
     reason_level = next(iter(listed_by_listener.values())).get("reason_level", level)
@@ -51,6 +55,9 @@ def entries_of(listed_by_listener: dict[int, dict], level: str) -> dict[int, dic
     reasons, reason_shape = (
         (objects, shape) if reason_level == level else _details(reason_level, reason_ids)
     )
+    # A song of a block is on many listeners' lists: shaped once (the same dict each time).
+    shape = _memoised(shape)
+    reason_shape = shape if reason_level == level else _memoised(reason_shape)
     wanted = {level: item_ids}
     wanted[reason_level] = wanted.get(reason_level, set()) | reason_ids
     histories = listener_histories(list(listed_by_listener), wanted)
@@ -84,15 +91,39 @@ def entries_of(listed_by_listener: dict[int, dict], level: str) -> dict[int, dic
             histories[listener_id],
             honest_by_listener[listener_id],
             picked_artists,
+            first,
         )
         for listener_id, listed in listed_by_listener.items()
     }
 
 
+def _memoised(shape):
+    shaped: dict[int, dict] = {}
+
+    def memoised(item) -> dict:
+        found = shaped.get(item.pk)
+        if found is None:
+            found = shaped[item.pk] = shape(item)
+        return found
+
+    return memoised
+
+
 def _entries_value(
-    listed, level, objects, shape, reasons, reason_shape, reason_level, history, honest, artists
+    listed,
+    level,
+    objects,
+    shape,
+    reasons,
+    reason_shape,
+    reason_level,
+    history,
+    honest,
+    artists,
+    first,
 ) -> dict:
     results = []
+    count = 0
     for item, score, reason in zip(
         listed["items"], listed["scores"], listed["reasons"], strict=True
     ):
@@ -100,6 +131,9 @@ def _entries_value(
             continue  # removed from the catalogue, or hidden by staff, since publication
         if history.holds(level, item):  # theirs already (the charts of a listener without
             continue  # a list, or a list written before their latest listens): not offered
+        count += 1
+        if first is not None and count > first:
+            continue  # counted, not shown on the first page
         results.append(
             {
                 "rank": len(results) + 1,
@@ -115,7 +149,7 @@ def _entries_value(
                 ),
             }
         )
-    return {
+    value = {
         "set": listed["set"],
         "model": listed["algorithm"],
         "level": level,
@@ -123,6 +157,9 @@ def _entries_value(
         "refreshed_at": listed["refreshed_at"],
         "results": results,
     }
+    if first is not None:
+        value["count"] = count
+    return value
 
 
 @dataclass
