@@ -10,8 +10,9 @@ publication or a new listen is one Redis round trip, not DRF and the catalogue.
 
 What the bytes cannot know is the request's own URL, which DRF writes into `next`: the
 page keeps a placeholder there, and the reader puts the request's link in (`with_next`).
-Pages are zlib-compressed (a fifth of their size: benchmarks/results/serve.md measures
-it) and expire after READY_PAGE_SECONDS, longer than a publication stays active.
+Pages are zlib-compressed (a sixth of their size: benchmarks/results/serve.md measures
+it); a set's pages are deleted when it is retired, and expire after READY_PAGE_SECONDS
+whatever happens.
 
 In Redis the pages are raw keys under the cache's prefix (the read script fetches them
 itself); in the embedded default they go through the local-memory cache.
@@ -206,10 +207,32 @@ def on_lists_changed(sender=None, *, listener_id: int, **kwargs) -> None:
         log.warning("ready pages of listener %s not rewritten", listener_id, exc_info=True)
 
 
+def ready_pages_forget(*, set_id: int) -> None:
+    """Delete a set's pages (a retired set: a rollback renders them again), so Redis holds
+    the active set's pages and, during a publication, the building one's: no more."""
+    listeners = ListenerRecommendations.objects.filter(recommendation_set_id=set_id)
+    ids = iter(listeners.values_list("listener_id", flat=True).distinct().order_by())
+    client = redis_client()
+    while block := list(islice(ids, 10 * BLOCK)):
+        keys = [page_key(set_id, pk, level) for pk in block for level in LEVELS]
+        if client is None:
+            cache.delete_many(keys)
+        else:
+            client.unlink(*[cache.make_key(key) for key in keys])
+
+
 def on_active_set_changed(sender=None, **kwargs) -> None:
-    """The fallback for a publication that did not announce its blocks: when the newly
-    active set (the switch is saved when this is sent) has no ready pages, render them all
-    now (reads meanwhile go through DRF, correct and slower)."""
+    """The switch is saved when this is sent. The set it retired loses its pages, and —
+    the fallback for a publication that did not announce its blocks — when the newly
+    active set has no ready pages, they are all rendered now (reads meanwhile go through
+    DRF, correct and slower)."""
+    retired = RecommendationSet.objects.filter(status=SetStatus.RETIRED).order_by("-retired_at")
+    retired_id = retired.values_list("pk", flat=True).first()
+    if retired_id is not None:
+        try:
+            ready_pages_forget(set_id=retired_id)
+        except redis.RedisError:
+            log.warning("ready pages of set %s not deleted", retired_id, exc_info=True)
     active = RecommendationSet.objects.filter(status=SetStatus.ACTIVE)
     set_id = active.values_list("pk", flat=True).first()
     if set_id is None:

@@ -193,3 +193,18 @@ def test_a_block_of_listeners_is_rendered_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(12):
         pages = ready_pages.pages_render(ready_set, listeners)
     assert len(pages) == 2 * len(listeners) > 100
+
+
+def test_a_retired_sets_pages_go_and_a_rollback_renders_them_again(catalogue):
+    older = publish()
+    listeners = listeners_of(older)
+    assert ready_pages.load_page(older, listeners[0], "song") is not None
+    newer = publish()
+    for pk in listeners:
+        for level in ready_pages.LEVELS:
+            assert ready_pages.load_page(older, pk, level) is None
+        assert ready_pages.load_page(newer, pk, "song") is not None
+    publishing.rollback()
+    for pk in listeners:
+        assert ready_pages.load_page(older, pk, "song") is not None
+        assert ready_pages.load_page(newer, pk, "song") is None
