@@ -224,6 +224,11 @@ AXES_LOCKOUT_CALLABLE = "web.accounts.lockout_response"
 # The address is the connection's (REMOTE_ADDR), never a header a client can forge.
 AXES_CLIENT_IP_CALLABLE = "web.accounts.client_address"
 AXES_USERNAME_CALLABLE = "web.accounts.client_username"
+# Each listener's first page, rendered by the publication (web/ready_pages.py), is kept this
+# long: longer than a publication stays active (a nightly pipeline), so a page never lapses
+# while its set is served; a retired set's pages lapse by themselves.
+READY_PAGE_SECONDS = env.int("READY_PAGE_SECONDS", default=3 * 24 * 3600)
+
 # API tokens (django-rest-knox): stored as SHA-512 digests, valid for API_TOKEN_DAYS.
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_DAYS", default=30)),

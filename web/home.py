@@ -8,7 +8,8 @@ from catalog.models import Artist, Song
 from listening.charts import charts
 from listening.models import Feedback, Listen, Listener
 from recommender import serving
-from web.api.recommendations import entries
+from web.api.entries import entries
+from web.ready_pages import first_page_value
 
 SONGS_SHOWN = 12
 ARTISTS_SHOWN = 8
@@ -64,8 +65,10 @@ def home(request: HttpRequest) -> HttpResponse:
     has_history = Listen.objects.filter(listener=listener).exists()
     if not has_history and not Feedback.objects.filter(listener=listener).exists():
         return redirect("onboarding")
-    songs = entries(listener.pk, "song")
-    artists = entries(listener.pk, "artist")
+    # The ready first page holds more than the home page shows (20 of each), in the same
+    # shape: read it when the publication rendered it, else the entries.
+    songs = first_page_value(listener.pk, "song") or entries(listener.pk, "song")
+    artists = first_page_value(listener.pk, "artist") or entries(listener.pk, "artist")
     context = {
         "songs": songs and songs["results"][:SONGS_SHOWN],
         "artists": artists and artists["results"][:ARTISTS_SHOWN],

@@ -289,16 +289,16 @@ def test_hostile_sign_ins_on_the_page_get_a_form_message(db, username):
     assert b"errorlist" in response.content
 
 
-def test_a_page_kept_for_a_token_revoked_meanwhile_is_not_kept(db):
-    """DRF saw the token, then it was revoked (and its pages forgotten), then DRF kept the
-    page: the write checks the token is still there."""
+def test_a_token_entry_kept_for_a_token_revoked_meanwhile_is_not_kept(db):
+    """DRF saw the token, then it was revoked (and its entry forgotten), then DRF kept the
+    token's entry for the fast path: the write checks the token is still there."""
     from web import fast_reads
 
     user = UserFactory(username="pia", password=PASSWORD)
     token, _ = AuthToken.objects.create(user=user)
     token.delete()
-    fast_reads.remember_page(token, "song", 1, b"{}")
-    assert not cache.has_key(fast_reads.page_key(token.digest, "song"))
+    fast_reads.remember_token(token, 1)
+    assert not cache.has_key(fast_reads.token_key(token.digest))
     alive, _ = AuthToken.objects.create(user=user)
-    fast_reads.remember_page(alive, "song", 1, b"{}")
-    assert cache.has_key(fast_reads.page_key(alive.digest, "song"))
+    fast_reads.remember_token(alive, 1)
+    assert cache.has_key(fast_reads.token_key(alive.digest))
