@@ -370,4 +370,5 @@ RECOMMENDER = {
     "TOP_N": env.int("RECOMMENDER_TOP_N", default=50),
     "ARTIFACT_DIR": env.path("RECOMMENDER_ARTIFACT_DIR", default=VAR_DIR / "artifacts"),
     "SETS_TO_KEEP": env.int("RECOMMENDER_SETS_TO_KEEP", default=3),
+    "EVALUATION_SAMPLE": env.int("RECOMMENDER_EVALUATION_SAMPLE", default=50_000),
 }

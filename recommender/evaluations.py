@@ -29,7 +29,7 @@ from .evaluation.protocol import Protocol, algorithm_of, evaluate
 from .evaluation.splits import Interactions
 from .models import Evaluation
 
-EVALUATION_SAMPLE = 50_000
+EVALUATION_SAMPLE = 50_000  # when settings.RECOMMENDER has no such key
 
 
 def evaluation_sample_size() -> int:
