@@ -101,6 +101,12 @@ class RecommendationSet(models.Model):
         help_text="Level: [[item id, listeners], ...], for listeners with no history.",
     )
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per step.")
+    # Its listeners are ranked and written in blocks (recommender/publish_blocks.py), perhaps
+    # by several workers at once; it is activated once every block is in.
+    block_count = models.PositiveIntegerField(default=0, help_text="Listener blocks in all.")
+    blocks_done = models.JSONField(
+        default=list, blank=True, help_text="The numbers of the blocks written, from 0."
+    )
 
     class Meta:
         ordering = ["-created_at"]
