@@ -14,6 +14,7 @@ the builder a refresh uses too.
 """
 
 import pickle
+import shutil
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -161,36 +162,73 @@ def _count_done(set_id: int, index: int, total: int, rank_seconds: float, ranked
 
 # -- the inputs, saved for blocks in other processes ------------------------------------------
 
+# Arrays at least this big are saved as .npy files of their own and read back memory-mapped:
+# a block reads only the pages of its own rows, and the processes share them in the page
+# cache (at 1M listeners the confidence and held rows are near a GB each).
+MAPPED_BYTES = 1 << 20
+
 
 def inputs_path(set_id: int) -> Path:
-    return artifact_root() / "publications" / f"set-{set_id}.pickle"
+    return artifact_root() / "publications" / f"set-{set_id}"
+
+
+class _Saver(pickle.Pickler):
+    def __init__(self, file, folder: Path):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.folder, self.saved = folder, 0
+
+    def persistent_id(self, obj):
+        if (
+            isinstance(obj, np.ndarray)
+            and obj.size  # an empty file cannot be mapped
+            and obj.nbytes >= MAPPED_BYTES
+            and not obj.dtype.hasobject
+        ):
+            self.saved += 1
+            name = f"{self.saved}.npy"
+            np.save(self.folder / name, obj, allow_pickle=False)
+            return name
+        return None
+
+
+class _Loader(pickle.Unpickler):
+    def __init__(self, file, folder: Path):
+        super().__init__(file)
+        self.folder = folder
+
+    def persistent_load(self, pid):
+        return np.load(self.folder / pid, mmap_mode="r", allow_pickle=False)
 
 
 def inputs_save(set_id: int, inputs: PublicationInputs) -> Path:
     """Beside the model artifacts, which every worker reads already (a shared volume on
-    several hosts). Written to a temporary name first: a reader never sees half a file."""
+    several hosts): the big arrays as .npy files, the rest pickled. Written to a temporary
+    folder first, so a reader never sees half of it."""
     path = inputs_path(set_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as file:
-        pickle.dump(inputs, file, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.replace(path)
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    with (partial / "inputs.pickle").open("wb") as file:
+        _Saver(file, partial).dump(inputs)
+    shutil.rmtree(path, ignore_errors=True)
+    partial.rename(path)
     return path
 
 
 def inputs_load(set_id: int) -> PublicationInputs:
     """The saved inputs of a set, read once per process and set (a worker takes many blocks
-    of one publication). Our own file, written by `inputs_save`: unpickling it is safe."""
+    of one publication), the big arrays memory-mapped. Our own files, written by
+    `inputs_save`: unpickling them is safe."""
     path = inputs_path(set_id)
-    return _inputs_load(str(path), path.stat().st_mtime_ns)
+    return _inputs_load(str(path), (path / "inputs.pickle").stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=1)
 def _inputs_load(path: str, modified: int) -> PublicationInputs:
-    with open(path, "rb") as file:
-        return pickle.load(file)  # our own file (see inputs_load)
+    with open(Path(path) / "inputs.pickle", "rb") as file:
+        return _Loader(file, Path(path)).load()
 
 
 def inputs_delete(set_id: int) -> None:
     _inputs_load.cache_clear()
-    inputs_path(set_id).unlink(missing_ok=True)
+    shutil.rmtree(inputs_path(set_id), ignore_errors=True)

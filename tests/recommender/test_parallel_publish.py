@@ -7,6 +7,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.db import connection, transaction
 
@@ -115,8 +116,10 @@ def test_a_receiver_that_raises_fails_the_publication_and_the_active_set_stays(l
 
 
 def test_a_block_task_whose_receiver_raises_is_retried_and_writes_its_listeners_once(
-    listening, retried_in_process
+    listening, retried_in_process, monkeypatch
 ):
+    # Every array of the saved inputs read back memory-mapped, as big ones are.
+    monkeypatch.setattr(publish_blocks, "MAPPED_BYTES", 1)
     run_id = trained()
     whole = publishing.publish(run_id=run_id, top_n=10)
     prepared = publishing.publication_prepare(run_id=run_id, top_n=10, block_listeners=15)
@@ -140,6 +143,23 @@ def test_a_block_task_whose_receiver_raises_is_retried_and_writes_its_listeners_
     assert serving.active_set().id == prepared.pk
     assert lists_of(prepared.pk) == lists_of(whole.pk)
     assert not publish_blocks.inputs_path(prepared.pk).exists()
+
+
+def test_saved_inputs_map_their_big_arrays_and_give_back_the_same_blocks(listening, monkeypatch):
+    monkeypatch.setattr(publish_blocks, "MAPPED_BYTES", 1)
+    prepared = publishing.publication_prepare(run_id=trained(), top_n=10, block_listeners=15)
+
+    inputs = publish_blocks.inputs_load(prepared.pk)
+
+    assert isinstance(inputs.rows.data, np.memmap) and isinstance(inputs.listener_ids, np.memmap)
+    folder = publish_blocks.inputs_path(prepared.pk)
+    assert len(list(folder.glob("*.npy"))) >= 10
+    assert [inputs.block(index) for index in range(inputs.block_count)] == [
+        slice(0, 15),
+        slice(15, 30),
+        slice(30, 40),
+    ]
+    assert (inputs.rows[15:30].toarray() == np.asarray(inputs.rows.toarray())[15:30]).all()
 
 
 def test_a_block_that_fails_for_good_fails_the_set_which_is_never_activated(
