@@ -19,6 +19,13 @@ under 60 s.
 REDIS_URL): prepared in one, its blocks a chord across all N, timed from sending the task
 to its result. `--rounds` repeats the whole comparison, to see the noise.
 
+    .venv/bin/python benchmarks/publish.py --rank-at 384000 [--block 10000]
+
+ranks one listener block (`listener_lists.lists_build`: 200 songs each, reasons for 50,
+the artist roll-up) with an ALS model of 64 factors over that many songs, fitted on random
+listening, without a database: what one block costs at the Taste Profile's catalogue
+(the 100k benchmark's catalogue is 47k songs), to extrapolate a 1M-listener publication.
+
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench_serve; the
 model artifacts are kept per database under the temporary directory.
 """
@@ -160,6 +167,58 @@ def send(run_id: int) -> dict:
     }
 
 
+def rank_at(n_items: int, block: int, plays_per_listener: int = 48) -> dict:
+    """One block of `block` listeners ranked over `n_items` songs (see the module doc)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    sys.path.insert(0, str(ROOT))
+    from recommender import algorithms
+    from recommender.listener_lists import ArtistMap, depth_of, lists_build
+
+    rng = np.random.default_rng(3)
+    n_train = 4 * block
+
+    def listening(n_rows: int) -> sp.csr_matrix:
+        # Power-law song popularity, as generated listening has (a few songs most played).
+        songs = (rng.pareto(1.2, n_rows * plays_per_listener) * n_items / 50).astype(np.int64)
+        rows = np.repeat(np.arange(n_rows), plays_per_listener)
+        plays = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, songs % n_items)), shape=(n_rows, n_items)
+        )
+        plays.data = np.log1p(plays.data)
+        return plays
+
+    started = time.perf_counter()
+    model = algorithms.create("als", factors=64, iterations=3).fit(listening(n_train))
+    fitted = time.perf_counter()
+    rows = listening(block)
+    n_artists = n_items // 8
+    artists = ArtistMap(
+        rng.integers(0, n_artists, n_items), n_artists, sp.csr_matrix((block, n_artists))
+    )
+    lists = lists_build(
+        model,
+        rows,
+        known_rows=np.full(block, -1),
+        excluded=sp.csr_matrix(rows.shape, dtype=np.float32),
+        neighbours=lambda seeds: sp.csr_matrix((n_items, n_items), dtype=np.float32),
+        chart=(np.arange(TOP_N), np.ones(TOP_N, np.float32)),
+        top_n=TOP_N,
+        depth=depth_of("song", TOP_N),
+        artists=artists,
+    )
+    ranked = time.perf_counter()
+    assert (lists.items.items[:, 0] >= 0).all()
+    return {
+        "items": n_items,
+        "block": block,
+        "fit_seconds": fitted - started,
+        "rank_seconds": ranked - fitted,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def _pool(pid: int) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
@@ -206,6 +265,8 @@ def main() -> None:
     parser.add_argument("--compare-with", help="a checkout of the code before, to run first")
     parser.add_argument("--workers", type=int, default=0, help="also on N worker processes")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rank-at", type=int, help="rank one block over this many songs")
+    parser.add_argument("--block", type=int, default=10_000, help="listeners, with --rank-at")
     parser.add_argument("--build", nargs=3, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--train", help=argparse.SUPPRESS)
     parser.add_argument("--publish", type=int, help=argparse.SUPPRESS)
@@ -224,6 +285,15 @@ def main() -> None:
         return
     if args.send:
         print(json.dumps(send(args.send)))
+        return
+    if args.rank_at:
+        result = rank_at(args.rank_at, args.block)
+        print(
+            f"one block of {result['block']:,} listeners over {result['items']:,} songs "
+            f"(ALS, 64 factors): ranked in {result['rank_seconds']:.1f} s, "
+            f"{result['block'] / result['rank_seconds']:,.0f} listeners/s; "
+            f"peak RSS {result['peak_rss_mb']:,.0f} MB"
+        )
         return
 
     ensure_database()

@@ -31,10 +31,11 @@ from recommender.models import ListenerRecommendations, RecommendationSet, SetSt
 from recommender.set_writer import write_lists
 from recommender.training import artifact_root
 
-# Listeners per block: big enough that implicit's batched top-k keeps both cores busy and a
-# block's fixed costs (loading the inputs once per process, one transaction) stay small,
-# small enough that a retried block redoes little and its arrays stay a few hundred MB.
-BLOCK_LISTENERS = 10_000
+# Listeners per block. Ranking a block has a fixed cost of about a second at 47k songs
+# (where, not yet found): ranking 100k listeners took 61 s in one block, 65 s in blocks of
+# 25k, 72 s in blocks of 10k (benchmarks/results/publish.md). Big blocks, then: a 1M-listener
+# publication is still 20 blocks to spread over workers, and a retried block redoes 5%.
+BLOCK_LISTENERS = 50_000
 # Progress of a set's row: preparing is the first share, blocks the next, activation the rest.
 PREPARED_PROGRESS = 0.15
 BLOCKS_PROGRESS = 0.8
