@@ -7,7 +7,7 @@ row, whatever the size of the catalogue.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.utils import timezone
 
 from musicsite.jobs import Job
@@ -101,6 +101,18 @@ class RecommendationSet(models.Model):
         help_text="Level: [[item id, listeners], ...], for listeners with no history.",
     )
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per step.")
+    # Its listeners are ranked and written in blocks (recommender/publish_blocks.py), perhaps
+    # by several workers at once; it is activated once every block is in. Defaults in the
+    # database too, so code from before them (a worker not yet upgraded) can still insert.
+    block_count = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Listener blocks in all."
+    )
+    blocks_done = models.JSONField(
+        default=list,
+        db_default=Value([], JSONField()),
+        blank=True,
+        help_text="The numbers of the blocks written, from 0.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,8 +3,13 @@ switched on in one transaction (see ../shared/DESIGN.md, "Nothing half-done is e
 
 `publish` builds the lists from the listening data as it is now (so listens since training
 count, and not-for-me feedback holds), writes them in bulk into a `building` set, and
-`activate`s it: the previous active set is retired in the same transaction, so a reader sees
-one full set or the other. Retired sets stay for `rollback` until `prune` removes the oldest.
+`activate`s it. It reads the data once (`publish_prepare`), then ranks and writes the
+listeners in blocks (`publish_blocks`): one after another in this process, or, prepared
+with `publication_prepare`, as a Celery chord of `publication_block` tasks across worker
+processes whose callback is `publication_finish` (tasks.py). Either way activation waits for
+every block, and a block that fails for good fails the set (`publication_fail`). The
+previous active set is retired in the same transaction, so a reader sees one full set or
+the other. Retired sets stay for `rollback` until `prune` removes the oldest.
 
 Lists come from `listener_lists.lists_build`, the builder a refresh uses too. An artist-level
 run's set serves songs too: each listener's song list is made from their artist list, of each
@@ -22,8 +27,6 @@ import logging
 import time
 from collections.abc import Callable
 
-import numpy as np
-import scipy.sparse as sp
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -31,27 +34,14 @@ from django.utils import timezone
 
 from musicsite.jobs import JobStatus
 from recommender import algorithms
-from recommender.data import InteractionMatrix, build_matrix, refused_pairs
 from recommender.evaluation.protocol import algorithm_of
 from recommender.listener_data import (
     PublishedModel,
     ReadPoint,
-    artist_songs,
     changed_since,
-    confidence_rows,
-    held_cells,
     lists_refold,
+    published_model,
     published_model_load,
-    read_point,
-    song_artists,
-)
-from recommender.listener_lists import (
-    ArtistSongs,
-    best_songs_by_artist,
-    cells,
-    depth_of,
-    lists_build,
-    positions,
 )
 from recommender.models import (
     ArtistTopSongs,
@@ -62,23 +52,24 @@ from recommender.models import (
     SetStatus,
     SimilarItems,
 )
-from recommender.seeds import live_loves, loved_pairs
-from recommender.set_writer import write_artist_songs, write_lists, write_similar
-from recommender.suggestions import NotSupported, charts, neighbour_links
-from recommender.suggestions import similar as similar_items
+from recommender.publish_blocks import (
+    BLOCK_LISTENERS,
+    PREPARED_PROGRESS,
+    PublishError,
+    block_publish,
+    inputs_delete,
+    inputs_load,
+    inputs_save,
+)
+from recommender.publish_prepare import publication_inputs
 from recommender.training import DEFAULT_WEIGHTING, model_run_create, model_run_train
 
 log = logging.getLogger(__name__)
 
-SIMILAR_N = 20
 # Listeners refolded per query batch when catching up after activation.
 CATCH_UP_BATCH = 500
 
 Progress = Callable[[str, float], None]
-
-
-class PublishError(Exception):
-    """The run cannot be published (not trained, no data, ...): the message says why."""
 
 
 def _say(on_progress: Progress | None) -> Progress:
@@ -178,18 +169,20 @@ def _train_candidate(evaluation: Evaluation, algorithm: str, params: dict, on_pr
 
 
 def publish(
-    *, run_id: int, top_n: int | None = None, on_progress: Progress | None = None
+    *,
+    run_id: int,
+    top_n: int | None = None,
+    on_progress: Progress | None = None,
+    block_listeners: int = BLOCK_LISTENERS,
 ) -> RecommendationSet:
-    """Publish run `run_id`: build a new set with every listener's lists and activate it.
+    """Publish run `run_id` in this process: prepare a new set, rank and write its listener
+    blocks one after another (the blocks a chord of workers runs, `block_publish`), activate
+    it, catch up and prune.
 
     On any failure the set is marked failed with the error, its rows are deleted and the
     active set stays as it was.
     """
-    run = ModelRun.objects.get(pk=run_id)
-    if run.status != JobStatus.SUCCEEDED or not run.artifact:
-        raise PublishError(f"model run {run.pk} is {run.status}: only a trained run publishes")
-    top_n = top_n or settings.RECOMMENDER["TOP_N"]
-    new_set = RecommendationSet.objects.create(run=run, top_n=top_n)
+    new_set = publication_create(run_id=run_id, top_n=top_n)
     report = _say(on_progress)
 
     def say(step: str, fraction: float) -> None:
@@ -199,31 +192,119 @@ def publish(
 
     timings: dict[str, float] = {}
     try:
-        published, point = _build(new_set, say, timings)
-        activate(new_set)
-    except Exception as error:
-        ArtistTopSongs.objects.filter(recommendation_set=new_set).delete()
-        SimilarItems.objects.filter(recommendation_set=new_set).delete()
-        ListenerRecommendations.objects.filter(recommendation_set=new_set).delete()
-        RecommendationSet.objects.filter(pk=new_set.pk).update(
-            status=SetStatus.FAILED, error=f"{type(error).__name__}: {error}"
+        published = published_model_load(new_set.run)
+        inputs = publication_inputs(
+            new_set, published, say, timings, block_listeners=block_listeners
         )
+        say("ranking the listeners", PREPARED_PROGRESS)
+        for index in range(inputs.block_count):
+            block_publish(new_set, inputs, published, index)
+            report(f"block {index + 1} of {inputs.block_count}", _progress_of(new_set))
+        activated = _activate_whole(new_set.pk)
+    except Exception as error:
+        publication_fail(set_id=new_set.pk, error=error)
         raise
-    new_set.refresh_from_db()
     say("catching up", 0.98)
-    _catch_up(new_set, published, point, timings)
+    _catch_up(activated, published, inputs.point)
     say("published", 1.0)
     prune()
+    activated.refresh_from_db()
+    return activated
+
+
+def publication_create(*, run_id: int, top_n: int | None = None) -> RecommendationSet:
+    """A new `building` set of a trained run, nothing in it yet."""
+    run = ModelRun.objects.get(pk=run_id)
+    if run.status != JobStatus.SUCCEEDED or not run.artifact:
+        raise PublishError(f"model run {run.pk} is {run.status}: only a trained run publishes")
+    return RecommendationSet.objects.create(run=run, top_n=top_n or settings.RECOMMENDER["TOP_N"])
+
+
+def publication_prepare(
+    *, run_id: int, top_n: int | None = None, block_listeners: int = BLOCK_LISTENERS
+) -> RecommendationSet:
+    """A new building set, prepared for blocks in other processes: its similar items,
+    charts and artists' songs written, and what its blocks need saved beside the model
+    artifacts (`publish_blocks.inputs_save`). On failure the set is failed and it raises."""
+    new_set = publication_create(run_id=run_id, top_n=top_n)
+    timings: dict[str, float] = {}
+    try:
+        published = published_model(new_set.run)
+
+        def say(step: str, fraction: float) -> None:
+            RecommendationSet.objects.filter(pk=new_set.pk).update(progress=fraction)
+
+        inputs = publication_inputs(
+            new_set, published, say, timings, block_listeners=block_listeners
+        )
+        inputs_save(new_set.pk, inputs)
+        RecommendationSet.objects.filter(pk=new_set.pk).update(progress=PREPARED_PROGRESS)
+    except Exception as error:
+        publication_fail(set_id=new_set.pk, error=error)
+        raise
     new_set.refresh_from_db()
     return new_set
 
 
-def _catch_up(
-    new_set: RecommendationSet,
-    published: PublishedModel,
-    point: ReadPoint,
-    timings: dict[str, float],
-) -> None:
+def publication_block(*, set_id: int, index: int) -> list[int]:
+    """Block `index` of a prepared set, in a worker: its inputs and the model read once
+    per process, its listeners ranked and written (`publish_blocks.block_publish`)."""
+    new_set = RecommendationSet.objects.select_related("run").get(pk=set_id)
+    return block_publish(new_set, inputs_load(set_id), published_model(new_set.run), index)
+
+
+def publication_finish(*, set_id: int) -> int:
+    """Once every block is in: activate the set in one transaction, catch up the listeners
+    who changed meanwhile, prune old sets, delete the saved inputs; the set's id. A set
+    active already (this callback delivered twice) is left as it is; one with a block
+    missing raises `PublishError`."""
+    new_set = RecommendationSet.objects.select_related("run").get(pk=set_id)
+    if new_set.status == SetStatus.ACTIVE:
+        return set_id
+    activated = _activate_whole(set_id)  # failing for good fails the set (tasks.py)
+    try:
+        point = inputs_load(set_id).point
+    except OSError:  # the set is whole and active; only the catch-up is lost (logged)
+        log.exception("set %s: its saved inputs are gone, no catch-up", set_id)
+    else:
+        _catch_up(activated, published_model(activated.run), point)
+    prune()
+    inputs_delete(set_id)
+    return set_id
+
+
+def publication_fail(*, set_id: int, error: BaseException | str) -> None:
+    """The set failed for good: marked so with the error, its rows and saved inputs
+    deleted; the active set is untouched. A set active already is left alone."""
+    building = RecommendationSet.objects.filter(pk=set_id).exclude(status=SetStatus.ACTIVE)
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {error}"
+    if not building.update(status=SetStatus.FAILED, error=error):
+        return
+    ArtistTopSongs.objects.filter(recommendation_set_id=set_id).delete()
+    SimilarItems.objects.filter(recommendation_set_id=set_id).delete()
+    ListenerRecommendations.objects.filter(recommendation_set_id=set_id).delete()
+    inputs_delete(set_id)
+
+
+def _activate_whole(set_id: int) -> RecommendationSet:
+    """Activate the set if it is still building and every block of it is in."""
+    new_set = RecommendationSet.objects.get(pk=set_id)
+    missing = sorted(set(range(new_set.block_count)) - set(new_set.blocks_done))
+    if new_set.status != SetStatus.BUILDING or missing:
+        raise PublishError(
+            f"set {set_id} is {new_set.status} with blocks {missing[:10]} missing: not activated"
+        )
+    activate(new_set)
+    new_set.refresh_from_db()
+    return new_set
+
+
+def _progress_of(new_set: RecommendationSet) -> float:
+    return RecommendationSet.objects.values_list("progress", flat=True).get(pk=new_set.pk)
+
+
+def _catch_up(new_set: RecommendationSet, published: PublishedModel, point: ReadPoint) -> None:
     """Refold, in the set just activated, every listener whose listens, skips or feedback
     arrived after the publication read its data: their refreshes meanwhile went to the old
     set. A failure here leaves the set active with its lists as of the read (logged)."""
@@ -247,7 +328,11 @@ def _catch_up(
         caught_up += len(done)
         for listener_id in done:
             serving.forget_lists(listener_id)
-    timings.update(catch_up_seconds=time.perf_counter() - started, caught_up_listeners=caught_up)
+    timings = {
+        **new_set.timings,
+        "catch_up_seconds": time.perf_counter() - started,
+        "caught_up_listeners": caught_up,
+    }
     RecommendationSet.objects.filter(pk=new_set.pk).update(timings=timings)
 
 
@@ -259,169 +344,6 @@ def _refolded(new_set: RecommendationSet, listener_ids, published: PublishedMode
         log.exception("set %s: refolding listeners %s failed", new_set.pk, listener_ids[:10])
         return False
     return True
-
-
-def _build(
-    new_set: RecommendationSet, say: Progress, timings: dict[str, float]
-) -> tuple[PublishedModel, ReadPoint]:
-    """Every listener's lists (`listener_lists.lists_build`) and similar items into the
-    building set; the model, and where the data was read (for the catch-up)."""
-    run = new_set.run
-    published = published_model_load(run)
-    level, top_n = run.level, new_set.top_n
-    say("reading the listening data", 0.05)
-    started = time.perf_counter()
-    point = read_point()  # the bound of what is read: what comes after is caught up
-    matrix = build_matrix(
-        level, last_listen_id=point.last_listen_id, last_skip_id=point.last_skip_id
-    )
-    if matrix.plays.nnz == 0:
-        raise PublishError(f"no listens at {level} level to publish for")
-    listener_ids, rows, held = _model_rows(matrix, run, published.item_ids)
-    excluded = cells(listener_ids, published.item_ids, refused_pairs(level))
-    timings["read_seconds"] = time.perf_counter() - started
-
-    say("finding similar items", 0.1)
-    started = time.perf_counter()
-    similar = _similar(published.model, rows)
-    n_items = len(published.item_ids)
-    links = neighbour_links(np.arange(n_items), similar[0], n_items)
-    chart = charts(rows, top_n)
-    timings["similar_seconds"] = time.perf_counter() - started
-
-    say(f"ranking for {rows.shape[0]:,} listeners", 0.15)
-    started = time.perf_counter()
-    artists = songs = None
-    if level == "song":
-        artists = published.artist_map(listener_ids)
-    else:
-        song_ids, songs, song_chart = _artist_songs(point, published.item_ids, listener_ids, top_n)
-        if not len(song_ids):  # listens that name artists only (HetRec): no songs to serve
-            songs = None
-        timings["songs_seconds"] = time.perf_counter() - started
-    lists = lists_build(
-        published.model,
-        rows,
-        known_rows=positions(published.listener_ids, listener_ids),
-        excluded=excluded,
-        neighbours=lambda seeds: links,
-        chart=chart,
-        top_n=top_n,
-        depth=depth_of(level, top_n),
-        artists=artists,
-        songs=songs,
-        held=held,
-    )
-    timings["rank_seconds"] = time.perf_counter() - started
-
-    say("writing the lists", 0.6)
-    started = time.perf_counter()
-    charts_by_level = {level: _chart_ids(chart, published.item_ids)}
-    write_lists(new_set, listener_ids, level, lists.items, published.item_ids, top_n)
-    if artists is not None:
-        heard = artists.heard(rows)
-        write_lists(new_set, listener_ids, "artist", lists.artists, published.artist_ids, None)
-        charts_by_level["artist"] = _chart_ids(charts(heard, top_n), published.artist_ids)
-    if songs is not None:
-        write_lists(
-            new_set,
-            listener_ids,
-            "song",
-            lists.songs,
-            song_ids,
-            top_n,
-            reason_ids=published.item_ids,
-        )
-        write_artist_songs(new_set, songs.best, published.item_ids, song_ids)
-        charts_by_level["song"] = song_chart
-    timings["write_seconds"] = time.perf_counter() - started
-
-    say("writing similar items", 0.85)
-    started = time.perf_counter()
-    write_similar(new_set, level, similar, published.item_ids)
-    if artists is not None:
-        write_similar(new_set, "artist", _similar(None, heard), published.artist_ids)
-    timings["similar_seconds"] += time.perf_counter() - started
-    RecommendationSet.objects.filter(pk=new_set.pk).update(
-        listeners_count=rows.shape[0], charts=charts_by_level, timings=timings, progress=0.95
-    )
-    return published, point
-
-
-def _model_rows(
-    matrix: InteractionMatrix, run: ModelRun, item_ids: np.ndarray
-) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
-    """(listener ids, their confidences in the model's columns, what they hold
-    (`listener_data.held_cells`)): everyone with listens, and
-    everyone who loves something (onboarding), loves counted as plays and refusals dropped
-    (`listener_data.confidence_rows`, as a refresh counts them). Items the model never saw
-    are dropped."""
-    columns = matrix.columns_of(item_ids)  # model column -> today's column, or -1
-    known = columns >= 0
-    pick = sp.csr_matrix(
-        (np.ones(known.sum(), dtype=np.float32), (columns[known], np.flatnonzero(known))),
-        shape=(matrix.shape[1], len(item_ids)),
-    )
-    plays = sp.csr_matrix(matrix.plays @ pick)
-    skips = sp.csr_matrix(matrix.skips @ pick)
-    loves = loved_pairs(live_loves(), run.level)
-    listener_ids = np.union1d(matrix.listener_ids, loves[:, 0]).astype(np.int64)
-    if len(listener_ids) > len(matrix.listener_ids):  # lovers without listens: empty rows
-        places = positions(listener_ids, matrix.listener_ids)
-        lift = sp.csr_matrix(
-            (np.ones(len(places), np.float32), (places, np.arange(len(places)))),
-            shape=(len(listener_ids), len(places)),
-        )
-        plays, skips = sp.csr_matrix(lift @ plays), sp.csr_matrix(lift @ skips)
-    loved = cells(listener_ids, item_ids, loves)
-    refused = cells(listener_ids, item_ids, refused_pairs(run.level))
-    rows = confidence_rows(plays, skips, loved, run, item_ids, refused)
-    return listener_ids, rows, held_cells(plays, loved)
-
-
-def _artist_songs(
-    point: ReadPoint, artist_ids: np.ndarray, listener_ids: np.ndarray, top_n: int
-) -> tuple[np.ndarray, ArtistSongs, list[list[float]]]:
-    """An artist-level set's songs, read up to the same point as its artists: (the song
-    ids, each model artist's most-listened songs and what each listener must not be offered,
-    the song chart for listeners without a row)."""
-    matrix = build_matrix(
-        "song", last_listen_id=point.last_listen_id, last_skip_id=point.last_skip_id
-    )
-    song_ids = matrix.item_ids
-    artist_of, by_artist = song_artists(song_ids)
-    # Songs' artists as the model's artist columns; the appended -1 is an unknown artist's.
-    to_model = np.append(positions(artist_ids, by_artist), -1)
-    best = best_songs_by_artist(matrix.plays, to_model[artist_of], len(artist_ids))
-    played = sp.coo_matrix(matrix.plays)
-    rows = positions(listener_ids, matrix.listener_ids)[played.row]
-    kept = rows >= 0
-    heard = sp.csr_matrix(
-        (np.ones(kept.sum(), np.float32), (rows[kept], played.col[kept])),
-        shape=(len(listener_ids), len(song_ids)),
-    )
-    chart = _chart_ids(charts(matrix.plays, top_n), song_ids)
-    return song_ids, artist_songs(listener_ids, song_ids, best, heard), chart
-
-
-def _chart_ids(chart: tuple[np.ndarray, np.ndarray], item_ids: np.ndarray) -> list[list[float]]:
-    """The set's charts at one level, for listeners with no history: [[item id, listeners]]."""
-    items, listeners = chart
-    return [
-        [int(item_ids[item]), float(count)] for item, count in zip(items, listeners, strict=True)
-    ]
-
-
-def _similar(model: algorithms.Recommender | None, plays: sp.csr_matrix):
-    """(items, scores) of every column's similar items: the model's own where it has them,
-    else cosine neighbours on the plays."""
-    if model is not None:
-        try:
-            return similar_items(model, plays.shape[1], SIMILAR_N)
-        except NotSupported:
-            pass
-    neighbours = algorithms.create("item_knn", k_neighbours=SIMILAR_N + 1).fit(plays)
-    return similar_items(neighbours, plays.shape[1], SIMILAR_N)
 
 
 # -- switching sets ----------------------------------------------------------------------------

@@ -6,7 +6,8 @@ id, its body is given the running row, and the lifecycle, retries included, is t
 
 import logging
 
-from celery import chain, group, shared_task
+from celery import chain, chord, group, shared_task
+from celery.contrib.django.task import DjangoTask
 from celery.result import allow_join_result
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerUnreachable
@@ -45,10 +46,58 @@ def model_search_start(**search) -> list[ModelRun]:
     return runs
 
 
-@shared_task
-def recommendation_set_publish(run_id: int, top_n: int | None = None) -> int:
-    """Publish one ModelRun; returns the new active set's id (a failure is on the set row)."""
-    return publishing.publish(run_id=run_id, top_n=top_n).pk
+@shared_task(bind=True)
+def recommendation_set_publish(
+    self, run_id: int, top_n: int | None = None, block_listeners: int | None = None
+) -> int:
+    """Publish one ModelRun; returns the new active set's id (a failure is on the set row).
+
+    In-process (eager), the listener blocks run here one after another. On a worker, the
+    publication is prepared here and this task becomes a chord of its blocks, spread over
+    the workers, whose callback activates the set (`publication_chord`)."""
+    blocks = {"block_listeners": block_listeners} if block_listeners else {}
+    if self.request.is_eager:
+        return publishing.publish(run_id=run_id, top_n=top_n, **blocks).pk
+    prepared = publishing.publication_prepare(run_id=run_id, top_n=top_n, **blocks)
+    return self.replace(publication_chord(prepared.pk, prepared.block_count))
+
+
+def publication_chord(set_id: int, block_count: int):
+    """A prepared set's blocks as one group across the workers, and the activation once
+    every one of them is in."""
+    return chord(
+        (publication_block.si(set_id, index) for index in range(block_count)),
+        publication_finish.si(set_id),
+    )
+
+
+class PublicationTask(DjangoTask):
+    """A part of a publication run by a worker. Acknowledged late and given back when its
+    worker process dies (CELERY_TASK_ACKS_LATE, CELERY_TASK_REJECT_ON_WORKER_LOST), so a
+    SIGKILLed block is redelivered; any failure but a `PublishError` (the set is gone, or
+    no longer building) is retried; one that fails for good fails the set, so it is never
+    activated."""
+
+    autoretry_for = (Exception,)
+    dont_autoretry_for = (publishing.PublishError,)
+    max_retries = 3
+    retry_backoff = 2  # seconds before the first retry, doubled for each next one
+    retry_jitter = False
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        publishing.publication_fail(set_id=args[0], error=exc)
+
+
+@shared_task(base=PublicationTask)
+def publication_block(set_id: int, index: int) -> int:
+    """Rank and write block `index` of a prepared set; how many listeners it holds."""
+    return len(publishing.publication_block(set_id=set_id, index=index))
+
+
+@shared_task(base=PublicationTask)
+def publication_finish(set_id: int) -> int:
+    """Activate a set once every block is in, catch up, prune; the set's id."""
+    return publishing.publication_finish(set_id=set_id)
 
 
 @shared_task(ignore_result=True)

@@ -12,7 +12,7 @@ from catalog.models import Song
 from listening.feedback import feedback_give
 from listening.listen_submission import ListenItem, listens_record
 from listening.models import Feedback, FeedbackKind, Listen, Listener
-from recommender import publishing, refresh, serving, tasks
+from recommender import publish_prepare, publishing, refresh, serving, tasks
 from recommender.evaluations import evaluation_create, evaluation_run, protocol_weighted
 from recommender.models import (
     Evaluation,
@@ -133,7 +133,7 @@ def test_a_failed_publication_leaves_the_active_set_and_no_rows(listening, monke
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(publishing, "write_similar", broken)
+    monkeypatch.setattr(publish_prepare, "write_similar", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         publishing.publish(run_id=run_id, top_n=3)
 
@@ -290,7 +290,7 @@ def test_what_listeners_do_during_a_publication_counts_in_the_new_set(listening)
     def meanwhile(step: str, fraction: float) -> None:
         # Held at this step, after the publication read its data. The refreshes these
         # ask for are never run here (the test's transaction does not commit).
-        if step == "writing the lists":
+        if step == "ranking the listeners":
             listens_record(listener, [ListenItem(song_id=song, play_count=20) for song in top])
             feedback_give(newcomer, kind=FeedbackKind.LOVE, artist_id=artist)
             feedback_give(refuser, kind=FeedbackKind.NOT_FOR_ME, song_id=refused)
@@ -326,7 +326,7 @@ def test_a_refresh_run_during_a_publication_is_not_lost_when_it_activates(tmp_pa
     top = row(first.pk, listener.pk, "song").item_ids[:3]
 
     def meanwhile(step: str, fraction: float) -> None:
-        if step == "writing the lists":
+        if step == "ranking the listeners":
             listens_record(listener, [ListenItem(song_id=song, play_count=20) for song in top])
 
     published = publishing.publish(run_id=run_id, top_n=10, on_progress=meanwhile)
