@@ -1,10 +1,13 @@
 """Ingest benchmark: import Taste Profile files of 1M and 5M listens into PostgreSQL.
 
-    .venv/bin/python benchmarks/ingest.py [--sizes 1000000 5000000] [--keep-files]
+    .venv/bin/python benchmarks/ingest.py [--sizes 1000000 5000000] [--initial-load both]
 
 For each size it writes a triplets file (user, song, play count), imports it with the real
 import service (parse, clean, dedupe, load) in a fresh process, and prints listens/s and the
-process's peak memory. In the same run it times a bare `COPY` of the same rows into a table
+process's peak memory. Each import is into an empty table, so it is an initial bulk load
+(indexes built after the COPY, listening/ingest/initial_load.py); `--initial-load both`
+imports each file a second time with that turned off (indexes kept up to date row by row),
+`off` only that way. In the same run it times a bare `COPY` of the same rows into a table
 indexed exactly like `listening_listen` (the ceiling) and into an unindexed one.
 
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench (created and
@@ -115,11 +118,13 @@ def empty_listening_data(connection) -> None:
         )
 
 
-def import_once(path: Path) -> dict:
+def import_once(path: Path, *, initial_load: bool = True) -> dict:
     """Run in a fresh process: empty the tables, import `path`, report time and memory."""
     django_setup()
+    from django.conf import settings
     from django.db import connection
 
+    settings.LISTENING_INITIAL_LOAD_ROWS = 0 if initial_load else sys.maxsize
     from listening.listen_import import listen_import_create, listen_import_run
     from musicsite.jobs import JobStatus
 
@@ -170,11 +175,13 @@ def copy_ceiling() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--initial-load", choices=["on", "off", "both"], default="on")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--row-by-row", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(import_once(Path(args.child))))
+        print(json.dumps(import_once(Path(args.child), initial_load=not args.row_by_row)))
         return
     if args.ceiling:
         print(json.dumps(copy_ceiling()))
@@ -189,16 +196,21 @@ def main() -> None:
             started = time.perf_counter()
             write_triplets(path, size)
             written = time.perf_counter() - started
-            result = run_child(__file__, "--child", str(path))
-            result["file_mb"] = path.stat().st_size / 2**20
-            result["write_seconds"] = written
-            runs.append(result)
-            print(
-                f"{size:>10,} rows  file {result['file_mb']:7.1f} MB  import"
-                f" {result['seconds']:7.1f} s  {result['rows'] / result['seconds']:>10,.0f} rows/s"
-                f"  peak RSS {result['peak_rss_mb']:7.0f} MB",
-                flush=True,
-            )
+            modes = {"on": [True], "off": [False], "both": [True, False]}[args.initial_load]
+            for initial_load in modes:
+                flags = [] if initial_load else ["--row-by-row"]
+                result = run_child(__file__, "--child", str(path), *flags)
+                result["file_mb"] = path.stat().st_size / 2**20
+                result["write_seconds"] = written
+                runs.append(result)
+                how = "indexes after COPY" if initial_load else "indexes row by row"
+                print(
+                    f"{size:>10,} rows  file {result['file_mb']:7.1f} MB  import"
+                    f" {result['seconds']:7.1f} s"
+                    f"  {result['rows'] / result['seconds']:>10,.0f} rows/s"
+                    f"  peak RSS {result['peak_rss_mb']:7.0f} MB  ({how})",
+                    flush=True,
+                )
         # The last import's rows are still in the tables: time the bare COPY of them.
         ceiling = run_child(__file__, "--ceiling")
     last = runs[-1]
@@ -209,7 +221,14 @@ def main() -> None:
     )
     print(f"bare COPY into an unindexed table:{'':>27}{ceiling['unindexed']:>10,.0f} rows/s")
     print(f"full import / indexed ceiling: {speed / ceiling['indexed']:.0%} (target >= 50%)")
-    if len(runs) > 1:
+    if args.initial_load == "both":
+        for after, row_by_row in zip(runs[::2], runs[1::2], strict=True):
+            print(
+                f"{after['rows']:,} rows: indexes after COPY {after['seconds']:.1f} s,"
+                f" row by row {row_by_row['seconds']:.1f} s:"
+                f" {row_by_row['seconds'] / after['seconds']:.2f}x faster"
+            )
+    elif len(runs) > 1:
         print(
             f"peak memory, largest / smallest file: {runs[-1]['peak_rss_mb']:.0f} MB /"
             f" {runs[0]['peak_rss_mb']:.0f} MB"
