@@ -1,11 +1,18 @@
 """Ingest benchmark: import Taste Profile files of 1M and 5M listens into PostgreSQL.
 
-    .venv/bin/python benchmarks/ingest.py [--sizes 1000000 5000000] [--keep-files]
+    .venv/bin/python benchmarks/ingest.py [--sizes 1000000 5000000] [--initial-load both]
+        [--file train_triplets.txt]
 
 For each size it writes a triplets file (user, song, play count), imports it with the real
 import service (parse, clean, dedupe, load) in a fresh process, and prints listens/s and the
-process's peak memory. In the same run it times a bare `COPY` of the same rows into a table
-indexed exactly like `listening_listen` (the ceiling) and into an unindexed one.
+process's peak memory. Each import is into an empty table, so it is an initial bulk load
+(indexes built after the COPY, listening/ingest/initial_load.py); `--initial-load both`
+imports each file a second time with that turned off (indexes kept up to date row by row),
+`off` only that way. `--file` imports a given Taste Profile file instead (with the songs' CSV
+the generator writes beside it, `FILE.songs.csv`, if there is one), e.g. the one
+benchmarks/scale.py --keep FOLDER generated. In the same run (not with `--file`) it times a
+bare `COPY` of the same rows into a table indexed exactly like `listening_listen` (the
+ceiling) and into an unindexed one.
 
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/musicsite_bench (created and
 migrated if missing; its listening and catalogue tables are emptied before each import).
@@ -115,17 +122,21 @@ def empty_listening_data(connection) -> None:
         )
 
 
-def import_once(path: Path) -> dict:
+def import_once(path: Path, *, initial_load: bool = True) -> dict:
     """Run in a fresh process: empty the tables, import `path`, report time and memory."""
     django_setup()
+    from django.conf import settings
     from django.db import connection
 
+    settings.LISTENING_INITIAL_LOAD_ROWS = 0 if initial_load else sys.maxsize
     from listening.listen_import import listen_import_create, listen_import_run
     from musicsite.jobs import JobStatus
 
     empty_listening_data(connection)
     started = time.perf_counter()
-    batch = listen_import_create(path=path, format="taste-profile")
+    songs = Path(f"{path}.songs.csv")
+    options = {"songs_path": str(songs)} if songs.is_file() else {}
+    batch = listen_import_create(path=path, format="taste-profile", options=options)
     batch = listen_import_run(batch_id=batch.pk)
     seconds = time.perf_counter() - started
     assert batch.status == JobStatus.SUCCEEDED, batch.error
@@ -170,11 +181,14 @@ def copy_ceiling() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--initial-load", choices=["on", "off", "both"], default="on")
+    parser.add_argument("--file", type=Path, help="import this triplets file instead")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--row-by-row", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(import_once(Path(args.child))))
+        print(json.dumps(import_once(Path(args.child), initial_load=not args.row_by_row)))
         return
     if args.ceiling:
         print(json.dumps(copy_ceiling()))
@@ -184,23 +198,38 @@ def main() -> None:
     ensure_database()
     with tempfile.TemporaryDirectory() as folder:
         runs = []
-        for size in args.sizes:
-            path = Path(folder) / f"triplets-{size}.txt"
+        for size in [0] if args.file else args.sizes:
+            path = args.file or Path(folder) / f"triplets-{size}.txt"
             started = time.perf_counter()
-            write_triplets(path, size)
+            if not args.file:
+                write_triplets(path, size)
             written = time.perf_counter() - started
-            result = run_child(__file__, "--child", str(path))
-            result["file_mb"] = path.stat().st_size / 2**20
-            result["write_seconds"] = written
-            runs.append(result)
-            print(
-                f"{size:>10,} rows  file {result['file_mb']:7.1f} MB  import"
-                f" {result['seconds']:7.1f} s  {result['rows'] / result['seconds']:>10,.0f} rows/s"
-                f"  peak RSS {result['peak_rss_mb']:7.0f} MB",
-                flush=True,
-            )
+            modes = {"on": [True], "off": [False], "both": [True, False]}[args.initial_load]
+            for initial_load in modes:
+                flags = [] if initial_load else ["--row-by-row"]
+                result = run_child(__file__, "--child", str(path), *flags)
+                result["file_mb"] = path.stat().st_size / 2**20
+                result["write_seconds"] = written
+                runs.append(result)
+                how = "indexes after COPY" if initial_load else "indexes row by row"
+                print(
+                    f"{result['rows']:>10,} rows  file {result['file_mb']:7.1f} MB  import"
+                    f" {result['seconds']:7.1f} s"
+                    f"  {result['rows'] / result['seconds']:>10,.0f} rows/s"
+                    f"  peak RSS {result['peak_rss_mb']:7.0f} MB  ({how})",
+                    flush=True,
+                )
         # The last import's rows are still in the tables: time the bare COPY of them.
-        ceiling = run_child(__file__, "--ceiling")
+        ceiling = None if args.file else run_child(__file__, "--ceiling")
+    if args.initial_load == "both":
+        for after, row_by_row in zip(runs[::2], runs[1::2], strict=True):
+            print(
+                f"{after['rows']:,} rows: indexes after COPY {after['seconds']:.1f} s,"
+                f" row by row {row_by_row['seconds']:.1f} s:"
+                f" {row_by_row['seconds'] / after['seconds']:.2f}x faster"
+            )
+    if ceiling is None:
+        return
     last = runs[-1]
     speed = last["rows"] / last["seconds"]
     print(
@@ -209,7 +238,7 @@ def main() -> None:
     )
     print(f"bare COPY into an unindexed table:{'':>27}{ceiling['unindexed']:>10,.0f} rows/s")
     print(f"full import / indexed ceiling: {speed / ceiling['indexed']:.0%} (target >= 50%)")
-    if len(runs) > 1:
+    if len(runs) > 1 and args.initial_load != "both":
         print(
             f"peak memory, largest / smallest file: {runs[-1]['peak_rss_mb']:.0f} MB /"
             f" {runs[0]['peak_rss_mb']:.0f} MB"

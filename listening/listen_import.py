@@ -238,7 +238,7 @@ class _Load:
             config=cleaning_config(since=batch.options.get("since")),
         )
         self.resolver = CatalogResolver(source=self.source)
-        self.writer = ListenWriter(batch.pk)
+        self.writer = ListenWriter(batch.pk, expected_rows=expected_rows(self.path, batch.format))
         self.rows_done = 0  # source rows through cleaning and loading
 
     def run(self) -> None:

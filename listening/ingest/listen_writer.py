@@ -6,12 +6,19 @@ straight into `listening_listen` (SQLite: one prepared insert), in a savepoint. 
 collides with one already there, the savepoint undoes the attempt and the careful path runs
 set-based statements from a staging table: counts of this same import are added to, rows
 of earlier imports are left alone (a re-import adds nothing), the rest is inserted.
+
+On PostgreSQL, a large import (about `settings.LISTENING_INITIAL_LOAD_ROWS` rows or more)
+into an empty listen table is an initial bulk load (`initial_load`): the table's secondary
+indexes are dropped, every chunk is copied in, and the indexes are built at the end,
+merging what they find twice as the careful path would. It locks the table until the import
+commits, so only a load big enough to gain from it does so.
 """
 
 import pandas as pd
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from . import pg_binary
+from . import initial_load, pg_binary
 
 LISTEN_COLUMNS = ("listener_id", "song_id", "artist_id", "played_at", "play_count", "batch_id")
 COLUMN_LIST = ", ".join(LISTEN_COLUMNS)
@@ -23,6 +30,9 @@ POSTGRES_TYPES = {
     "play_count": "int4",
     "batch_id": "int8",
 }
+# How many rows an import must expect for an initial bulk load (measured in
+# benchmarks/results/ingest.md: what it gains at that size).
+INITIAL_LOAD_ROWS = 1_000_000
 
 # How a staged row `s` finds "the same listen" `l`: one condition per partial unique index.
 SAME_LISTEN = {
@@ -49,13 +59,17 @@ def merge_within(rows: pd.DataFrame) -> pd.DataFrame:
 class ListenWriter:
     """Adds a batch's listens to `listening_listen`, counting what it merged and skipped."""
 
-    def __init__(self, batch_id: int):
+    def __init__(self, batch_id: int, *, expected_rows: int = 0):
         self.batch_id = int(batch_id)
         self.staged = 0  # clean rows handed to the writer
         self.merged = 0  # rows whose count went into another row of this import
         self.inserted = 0  # new listens
         self.postgres = connection.vendor == "postgresql"
         self._careful = False  # once a chunk collides, the next ones likely will too
+        # The indexes an initial bulk load dropped (None: not one; decided on the first chunk).
+        self._dropped: list[initial_load.DroppedIndex] | None = None
+        least = getattr(settings, "LISTENING_INITIAL_LOAD_ROWS", INITIAL_LOAD_ROWS)
+        self._may_load_initially = self.postgres and expected_rows >= least
 
     @property
     def already_present(self) -> int:
@@ -74,6 +88,14 @@ class ListenWriter:
         self.merged += len(rows) - len(merged)
         merged["batch_id"] = self.batch_id
         merged = merged[list(LISTEN_COLUMNS)]
+        if self._may_load_initially:
+            with connection.cursor() as cursor:
+                self._dropped = initial_load.drop_indexes_if_empty(cursor)
+        self._may_load_initially = False
+        if self._dropped is not None:  # no unique index to collide with: finish() merges
+            self._write(merged, "listening_listen")
+            self.inserted += len(merged)
+            return
         if not self._careful:
             try:
                 with transaction.atomic():
@@ -85,6 +107,12 @@ class ListenWriter:
         self._add_carefully(merged)
 
     def finish(self) -> int:
+        if self._dropped is not None:
+            with connection.cursor() as cursor:
+                merged, repeated = initial_load.rebuild_indexes(cursor, self._dropped)
+            self.merged += merged
+            self.inserted -= merged + repeated
+            self._dropped = None
         if self._careful:
             with connection.cursor() as cursor:
                 cursor.execute("DROP TABLE IF EXISTS listen_staging")

@@ -552,3 +552,96 @@ def test_progress_is_on_the_row_while_the_import_runs(tmp_path):
     progress_seen = [value for value in seen if isinstance(value, float)]
     assert progress_seen[0] > 0  # written as the first chunk finished
     assert ("listens", 0) in seen  # while the listens themselves were still uncommitted
+
+
+def rows_across_chunks() -> list[tuple]:
+    """Scrobbles where chunks of two rows split "the same listen": Creep spelled two ways at
+    one time by listener 1 (a timed play), in rows 2 and 3."""
+    return [
+        ("user_000001", "2009-05-04T23:08:57Z", MBID_LOW, "Low", "", "Words"),
+        ("user_000001", "2009-05-05T10:00:00Z", "", "Radiohead", "", "Creep"),
+        ("user_000001", "2009-05-05T10:00:00Z", "", " radiohead ", "", "CREEP"),
+        ("user_000002", "2009-05-05T10:00:00Z", "", "Radiohead", "", "Creep"),
+    ]
+
+
+@pytest.fixture
+def initial_loads(settings):
+    """Any import into an empty listen table is an initial bulk load (PostgreSQL), however
+    small (by default only a large one is)."""
+    settings.LISTENING_INITIAL_LOAD_ROWS = 0
+
+
+def stored_listens() -> set[tuple]:
+    return set(
+        Listen.objects.values_list(
+            "listener__external_id", "song__title", "artist__name", "played_at", "play_count"
+        )
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("initial_loads")
+def test_an_initial_load_stores_and_reports_what_a_load_beside_other_listens_does(tmp_path):
+    path = write_tsv(tmp_path / "scrobbles.tsv", rows_across_chunks())
+    seed = write_tsv(
+        tmp_path / "seed.tsv", [("user_000009", "2010-01-01T00:00:00Z", "", "Other", "", "Seed")]
+    )
+    initial = run(path, chunk_rows=2)  # into an empty table (PostgreSQL: indexes after COPY)
+    initial_rows = stored_listens()
+    Listen.objects.all().delete()
+    run(seed)
+
+    beside = run(path, chunk_rows=2)  # the same file, the table not empty
+
+    assert {row for row in stored_listens() if row[0] != "user_000009"} == initial_rows
+    assert (initial.rows_loaded, rules(initial)) == (beside.rows_loaded, rules(beside))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("initial_loads")
+def test_song_counts_split_across_chunks_of_an_initial_load_are_summed(tmp_path):
+    folder = tmp_path / "taste"
+    folder.mkdir()
+    write_tsv(
+        folder / "train_triplets.txt",
+        [
+            ("u1", "SOAAAAA12A8C130001", 3),
+            ("u2", "SOAAAAA12A8C130001", 1),
+            ("u1", "SOAAAAA12A8C130001", 5),  # u1's song again, in the second chunk
+        ],
+    )
+
+    batch = run(folder, chunk_rows=2)
+    again = run(folder, chunk_rows=2)
+
+    assert batch.rows_loaded == 2
+    assert rules(batch)["counts_merged"] == 1
+    assert Listen.objects.get(listener__external_id="u1").play_count == 8
+    assert again.rows_loaded == 0
+    assert Listen.objects.get(listener__external_id="u1").play_count == 8
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+@pytest.mark.usefixtures("initial_loads")
+def test_an_initial_load_builds_every_index_of_the_listen_table_again_and_analyses_it(tmp_path):
+    from django.db import connection
+
+    def indexes() -> set[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'listening_listen'"
+            )
+            return set(cursor.fetchall())
+
+    before = indexes()
+    batch = run(write_tsv(tmp_path / "scrobbles.tsv", rows_across_chunks()), chunk_rows=2)
+
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert batch.rows_loaded > 0
+    assert indexes() == before
+    assert len(before) >= 7  # the primary key, the listener's time, 3 unique, 2 foreign keys
+    with connection.cursor() as cursor:  # analysed: the planner knows how many rows it has
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'listening_listen'")
+        assert cursor.fetchone()[0] == batch.rows_loaded
