@@ -358,6 +358,9 @@ LOGGING = {
 # --- Imports: plays before this date are dropped as time_out_of_range (docs/cleaning.md);
 # one import can set its own (`import_listens --since 1990-01-01`, the upload form).
 LISTENING_EARLIEST_PLAY = env.str("LISTENING_EARLIEST_PLAY", default="2002-01-01")
+# An import of at least this many rows into an empty listen table (PostgreSQL) drops the
+# table's secondary indexes and builds them after the COPY (listening/ingest/initial_load.py).
+LISTENING_INITIAL_LOAD_ROWS = env.int("LISTENING_INITIAL_LOAD_ROWS", default=1_000_000)
 
 # --- Curation (catalog/curation.py): an artist or song first named in a listener's submission
 # is public once this many distinct listeners played it (or staff approved it); a listener
