@@ -180,9 +180,21 @@ def run_pipeline() -> dict:
 
 
 def make_tokens(count: int, tokens_file: str) -> dict:
+    """Tokens of `count` listeners, each with the entry a sign-in leaves
+    (web.fast_reads.remember_new_token runs on knox's post_save, which the bulk_create of
+    give_accounts does not send): the cold reads are then signed-in listeners' first reads
+    after the publication, not reads with a token nobody signed in with."""
     from serve import give_accounts
 
-    return {"tokens": len(give_accounts(count, Path(tokens_file)))}
+    tokens = give_accounts(count, Path(tokens_file))  # sets Django up
+    from knox.crypto import hash_token
+    from knox.models import AuthToken
+
+    from web import fast_reads
+
+    rows = AuthToken.objects.filter(digest__in=[hash_token(token) for token in tokens])
+    fast_reads.tokens_remember(rows.values_list("digest", "user_id", "expiry", "user__listener"))
+    return {"tokens": len(tokens)}
 
 
 # -- the parent: databases, processes, steps ---------------------------------------------------
