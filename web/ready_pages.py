@@ -31,8 +31,8 @@ from django.core.cache import cache
 from musicsite.safe_cache import attempt
 from recommender import serving
 from recommender.models import ListenerRecommendations, RecommendationSet, SetStatus
-from web.api.entries import entries_of
-from web.api.formats import SafeJSONRenderer
+from web.api.entries import entries_of, listener_histories
+from web.page_bytes import PageWriter
 
 LEVELS = ("song", "artist")
 PAGE_SIZE = 20  # the API's (web.api.recommendations.SuggestionPagination)
@@ -72,9 +72,10 @@ def first_page(value: dict) -> dict:
     }
 
 
-def rendered(value: dict) -> bytes:
-    """A first page's stored form: the JSON bytes of `first_page`, compressed."""
-    return zlib.compress(SafeJSONRenderer().render(first_page(value)), 6)
+def rendered(value: dict, writer: PageWriter | None = None) -> bytes:
+    """A first page's stored form: the JSON bytes of `first_page`, compressed (`writer`:
+    one kept for a block, which writes each of its songs' JSON once)."""
+    return zlib.compress((writer or PageWriter()).render(first_page(value)), 6)
 
 
 def with_next(stored: bytes, next_link: Callable[[], bytes]) -> bytes:
@@ -134,9 +135,19 @@ def pages_render(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[
     """{key: stored page} for these listeners of the set, both levels, in a bounded
     number of queries (about a dozen, whatever the number of listeners)."""
     pages = {}
-    for level, listed in _lists_of(ready_set, listener_ids).items():
-        for listener, value in entries_of(listed, level, first=PAGE_SIZE).items():
-            pages[page_key(ready_set.pk, listener, level)] = rendered(value)
+    lists = _lists_of(ready_set, listener_ids)
+    # Both levels' lists of the block looked up in the listeners' histories at once.
+    wanted: dict[str, set[int]] = {level: set() for level in LEVELS}
+    for level, listed in lists.items():
+        for value in listed.values():
+            wanted[level].update(value["items"])
+            wanted[value["reason_level"]].update(pk for pk in value["reasons"] if pk)
+    histories = listener_histories(listener_ids, wanted)
+    for level, listed in lists.items():
+        writer = PageWriter()  # per level: its fragments live as long as the entries
+        values = entries_of(listed, level, first=PAGE_SIZE, histories=histories)
+        for listener, value in values.items():
+            pages[page_key(ready_set.pk, listener, level)] = rendered(value, writer)
     return pages
 
 
