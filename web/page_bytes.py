@@ -10,7 +10,7 @@ surrogate) is rendered whole by the renderer, which has its own way out.
 (tests/web/test_ready_pages.py compares these bytes with DRF's answer.)
 """
 
-import math
+from math import isfinite
 
 from rest_framework.renderers import SHORT_SEPARATORS
 
@@ -33,6 +33,7 @@ class PageWriter:
         # id -> (the dict, its JSON): the dict is held, so its id is not reused meanwhile.
         self._shared: dict[int, tuple[dict, str]] = {}
         self._reasons: dict[tuple, tuple[dict, str]] = {}
+        self._templates: dict[tuple, tuple[str, ...] | None] = {}
         self._keys: dict[str, str] = {}
         self._texts: dict[str, str] = {}
 
@@ -52,15 +53,26 @@ class PageWriter:
 
     def _entry(self, entry: dict) -> str:
         """An entry as entries.py shapes it ({rank, song or artist, score, reason}) in one
-        format; any other shape item by item."""
+        format, its song's JSON the block's; any other shape item by item."""
         keys = tuple(entry)
-        rank, shaped, score, reason = entry.values() if len(keys) == 4 else (None,) * 4
-        if type(shaped) is dict and keys[::2] == ("rank", "score") and keys[3] == "reason":
-            return (
-                f"{{{self._key(keys[0])}{self._scalar(rank)},{self._key(keys[1])}"
-                f"{self._dict(shaped)},{self._key(keys[2])}{self._scalar(score)},"
-                f"{self._key(keys[3])}{self._reason(reason)}}}"
-            )
+        template = self._templates.get(keys)
+        if template is None:
+            template = self._templates[keys] = self._template(keys)
+        if template:
+            rank, shaped, score, reason = entry.values()
+            found = self._shared.get(id(shaped))
+            if (
+                found is not None
+                and found[0] is shaped
+                and type(rank) is int
+                and type(score) is float
+                and isfinite(score)
+            ):
+                return (
+                    f"{template[0]}{int.__repr__(rank)}{template[1]}{found[1]}{template[2]}"
+                    f"{float.__repr__(score)}{template[3]}"
+                    f"{'null' if reason is None else self._reason(reason)}}}"
+                )
         parts = []
         for key, item in entry.items():
             if key == "reason":
@@ -71,6 +83,12 @@ class PageWriter:
                 item_text = self._scalar(item)
             parts.append(self._key(key) + item_text)
         return "{" + ",".join(parts) + "}"
+
+    def _template(self, keys: tuple) -> tuple[str, ...] | None:
+        """The texts around an entry's four values, or None for another shape of entry."""
+        if len(keys) != 4 or keys[::2] != ("rank", "score") or keys[3] != "reason":
+            return None
+        return ("{" + self._key(keys[0]), *("," + self._key(key) for key in keys[1:]))
 
     def _reason(self, reason: dict | None) -> str:
         """A reason is made per entry, of a shared song or artist and a kind: kept by both."""
@@ -109,7 +127,7 @@ class PageWriter:
         kind = type(item)
         if kind is int:
             return int.__repr__(item)  # as the encoder writes an int
-        if kind is float and math.isfinite(item):
+        if kind is float and isfinite(item):
             return float.__repr__(item)  # as the encoder writes a finite float
         if kind is str:
             text = self._texts.get(item)

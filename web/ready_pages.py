@@ -18,10 +18,12 @@ In Redis the pages are raw keys under the cache's prefix (the read script fetche
 itself); in the embedded default they go through the local-memory cache.
 """
 
+import gc
 import json
 import logging
 import zlib
 from collections.abc import Callable
+from contextlib import contextmanager
 from itertools import islice
 
 import redis
@@ -36,7 +38,7 @@ from web.page_bytes import PageWriter
 
 LEVELS = ("song", "artist")
 PAGE_SIZE = 20  # the API's (web.api.recommendations.SuggestionPagination)
-BLOCK = 1_000  # listeners rendered together: the queries per block stay a handful
+BLOCK = 5_000  # listeners rendered together: a dozen queries, a block's songs shaped once
 NEXT_PLACEHOLDER = b'"next":"ready-page:next"'
 log = logging.getLogger(__name__)
 _client: dict[str, redis.Redis] = {}
@@ -131,9 +133,29 @@ def _lists_of(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str
     return lists
 
 
+@contextmanager
+def _no_collection():
+    """The cyclic garbage collector paused: a block makes hundreds of thousands of small
+    dicts and strings (no cycles: freed by their counts), and its generations' collections,
+    scanning them all again and again, took a quarter of the render
+    (benchmarks/results/serve.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def pages_render(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str, bytes]:
     """{key: stored page} for these listeners of the set, both levels, in a bounded
     number of queries (about a dozen, whatever the number of listeners)."""
+    with _no_collection():
+        return _pages_render(ready_set, listener_ids)
+
+
+def _pages_render(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str, bytes]:
     pages = {}
     lists = _lists_of(ready_set, listener_ids)
     # Both levels' lists of the block looked up in the listeners' histories at once.
