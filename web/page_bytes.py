@@ -30,9 +30,9 @@ class PageWriter:
             allow_nan=not renderer.strict,
             separators=SHORT_SEPARATORS,
         ).encode
-        # id -> (the dict, its JSON): the dict is held, so its id is not reused meanwhile.
+        # id -> (the dict, its JSON): the dict is held, so its id is not reused meanwhile;
+        # one met again is taken as unchanged (entries never modify their shared dicts).
         self._shared: dict[int, tuple[dict, str]] = {}
-        self._reasons: dict[tuple, tuple[dict, str]] = {}
         self._templates: dict[tuple, tuple[str, ...] | None] = {}
         self._keys: dict[str, str] = {}
         self._texts: dict[str, str] = {}
@@ -71,16 +71,11 @@ class PageWriter:
                 return (
                     f"{template[0]}{int.__repr__(rank)}{template[1]}{found[1]}{template[2]}"
                     f"{float.__repr__(score)}{template[3]}"
-                    f"{'null' if reason is None else self._reason(reason)}}}"
+                    f"{'null' if reason is None else self._dict(reason)}}}"
                 )
         parts = []
         for key, item in entry.items():
-            if key == "reason":
-                item_text = self._reason(item)
-            elif type(item) is dict:
-                item_text = self._dict(item)
-            else:
-                item_text = self._scalar(item)
+            item_text = self._dict(item) if type(item) is dict else self._scalar(item)
             parts.append(self._key(key) + item_text)
         return "{" + ",".join(parts) + "}"
 
@@ -89,25 +84,6 @@ class PageWriter:
         if len(keys) != 4 or keys[::2] != ("rank", "score") or keys[3] != "reason":
             return None
         return ("{" + self._key(keys[0]), *("," + self._key(key) for key in keys[1:]))
-
-    def _reason(self, reason: dict | None) -> str:
-        """A reason is made per entry, of a shared song or artist and a kind: kept by both."""
-        if reason is None:
-            return "null"
-        if len(reason) != 2:
-            return self._encode(reason)
-        (name, shared), (kind_name, kind) = reason.items()
-        if type(shared) is not dict or type(kind) is not str:
-            return self._encode(reason)
-        key = (id(shared), name, kind_name, kind)
-        found = self._reasons.get(key)
-        if found is not None and found[0] is shared:
-            return found[1]
-        text = (
-            f"{{{self._key(name)}{self._dict(shared)},{self._key(kind_name)}{self._scalar(kind)}}}"
-        )
-        self._reasons[key] = (shared, text)
-        return text
 
     def _dict(self, shared: dict) -> str:
         found = self._shared.get(id(shared))

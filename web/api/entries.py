@@ -95,6 +95,7 @@ def entries_of(
             if artist
         },
     )
+    reason_of = _memoised_reason(reasons, reason_level, reason_shape, picked_artists)
     return {
         listener_id: _entries_value(
             listed,
@@ -102,16 +103,32 @@ def entries_of(
             objects,
             public,
             shape,
-            reasons,
-            reason_shape,
-            reason_level,
+            reason_of,
             histories[listener_id],
             honest_by_listener[listener_id],
-            picked_artists,
             first,
         )
         for listener_id, listed in listed_by_listener.items()
     }
+
+
+def _memoised_reason(reasons, reason_level, reason_shape, artists):
+    """`_reason` of (item, reason id, the listener's honest kind), each distinct one made
+    once per block (the same dict each time, as the shapes): it depends on the item only
+    through whether the reason is the song's own artist."""
+    made: dict[tuple, dict | None] = {}
+
+    def reason_of(item, reason_id, honest) -> dict | None:
+        reason = reasons.get(reason_id)
+        if reason is None:
+            return None
+        own = honest is None and getattr(item, "artist_id", None) == reason.pk
+        key = (reason_id, honest, own)
+        if key not in made:
+            made[key] = _reason(item, reason, honest, reason_level, reason_shape, artists)
+        return made[key]
+
+    return reason_of
 
 
 def _memoised(shape):
@@ -132,12 +149,9 @@ def _entries_value(
     objects,
     public,
     shape,
-    reasons,
-    reason_shape,
-    reason_level,
+    reason_of,
     history,
     honest,
-    artists,
     first,
 ) -> dict:
     results = []
@@ -161,14 +175,7 @@ def _entries_value(
                 "rank": len(results) + 1,
                 level: shape(objects[item]),
                 "score": score,
-                "reason": _reason(
-                    objects[item],
-                    reasons.get(reason),
-                    honest.get(reason),
-                    reason_level,
-                    reason_shape,
-                    artists,
-                ),
+                "reason": reason_of(objects[item], reason, honest.get(reason)),
             }
         )
     value = {
