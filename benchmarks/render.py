@@ -40,13 +40,16 @@ seconds = time.perf_counter() - started
 if profile:
     profile.disable()
     pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
-print(json.dumps({"listeners": len(ids), "seconds": seconds}))
+print(json.dumps({"listeners": len(ids), "seconds": seconds, "code": ready_pages.__file__}))
 """
 
 
 def render(checkout: Path, listeners: int, profile: bool) -> dict:
     script = Path(os.environ.get("TMPDIR", "/tmp")) / "musicsite-render-bench.py"
     script.write_text(RENDER_WITH)
+    # In the checkout's directory: something in Django's start-up puts the working
+    # directory first on sys.path, which would import this checkout's code for the other's.
+    os.chdir(checkout)
     if not profile:
         return run_child(str(script), str(checkout), str(listeners), "0")
     os.execv(sys.executable, [sys.executable, str(script), str(checkout), str(listeners), "1"])
@@ -71,7 +74,7 @@ def main() -> None:
             rates[name].append(result["listeners"] / result["seconds"])
             print(
                 f"{name:6} {result['listeners']:,} listeners in {result['seconds']:.2f} s: "
-                f"{rates[name][-1]:,.0f} listeners/s (both levels)",
+                f"{rates[name][-1]:,.0f} listeners/s (both levels; {result['code']})",
                 flush=True,
             )
     if rates["before"]:
