@@ -37,9 +37,9 @@ def test_a_joined_page_is_the_renderers_bytes(title, score):
 
 
 def test_a_score_the_renderer_refuses_is_refused_too():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         SafeJSONRenderer().render(page("t", float("nan")))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         PageWriter().render(page("t", float("nan")))
 
 
