@@ -94,42 +94,37 @@ def _lists_of(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str
     of the set, in one query; a listener without a row at a level gets the set's charts."""
     rows = ListenerRecommendations.objects.filter(
         recommendation_set_id=ready_set.pk, listener_id__in=listener_ids
-    ).values("listener_id", "level", "item_ids", "scores", "reasons", "is_fallback", "refreshed_at")
-    found = {(row["listener_id"], row["level"]): row for row in rows}
+    ).values_list(
+        "listener_id", "level", "item_ids", "scores", "reasons", "is_fallback", "refreshed_at"
+    )
+    found = {(row[0], row[1]): row[2:] for row in rows}
     lists: dict[str, dict] = {level: {} for level in LEVELS}
     for level in LEVELS:
         chart = ready_set.charts.get(level, [])
+        charts = (
+            [item for item, _ in chart],
+            [score for _, score in chart],
+            [None] * len(chart),
+            True,
+            None,
+        )
         # As serving.listener_list: an artist-level set's song lists are made from its
         # artist lists, so their reasons are artists.
         reason_level = "artist" if ready_set.run.level == "artist" else level
+        algorithm = ready_set.run.algorithm
         for listener in listener_ids:
-            row = found.get((listener, level))
-            listed = (
-                {
-                    "items": row["item_ids"],
-                    "scores": row["scores"],
-                    "reasons": row["reasons"],
-                    "fallback": row["is_fallback"],
-                    "refreshed_at": (
-                        row["refreshed_at"].isoformat() if row["refreshed_at"] else None
-                    ),
-                }
-                if row
-                else {
-                    "items": [item for item, _ in chart],
-                    "scores": [score for _, score in chart],
-                    "reasons": [None] * len(chart),
-                    "fallback": True,
-                    "refreshed_at": None,
-                }
-            )
-            listed.update(
-                set=ready_set.pk,
-                algorithm=ready_set.run.algorithm,
-                level=level,
-                reason_level=reason_level,
-            )
-            lists[level][listener] = listed
+            items, scores, reasons, fallback, refreshed = found.get((listener, level), charts)
+            lists[level][listener] = {
+                "items": items,
+                "scores": scores,
+                "reasons": reasons,
+                "fallback": fallback,
+                "refreshed_at": refreshed.isoformat() if refreshed else None,
+                "set": ready_set.pk,
+                "algorithm": algorithm,
+                "level": level,
+                "reason_level": reason_level,
+            }
     return lists
 
 
