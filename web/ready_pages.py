@@ -30,6 +30,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from listening.models import Listener
 from musicsite.safe_cache import attempt
 from recommender import serving
 from recommender.models import ListenerRecommendations, RecommendationSet, SetStatus
@@ -204,14 +205,24 @@ def first_page_value(listener_id: int, level: str) -> dict | None:
     return json.loads(with_next(stored, lambda: b"null"))
 
 
+def readers(listener_ids: list[int]) -> list[int]:
+    """Those of these listeners who can read a page: the ones with an account. An imported
+    listener without one (a Taste Profile user id) is never signed in, and rendering their
+    pages was most of a publication's time (benchmarks/results/publish.md); one who signs
+    up later is answered by DRF once, which keeps what it renders."""
+    can_read = Listener.objects.filter(pk__in=listener_ids, user__isnull=False)
+    return sorted(can_read.values_list("pk", flat=True))
+
+
 def ready_pages_write(*, set_id: int, listener_ids) -> int:
-    """Render and keep the first pages of these listeners of the set, a block at a time;
-    how many listeners."""
+    """Render and keep the first pages of these listeners of the set who can read them
+    (`readers`), a block at a time; how many listeners."""
     ready_set = RecommendationSet.objects.select_related("run").get(pk=set_id)
     count, ids = 0, iter(listener_ids)
     while block := list(dict.fromkeys(islice(ids, BLOCK))):
-        pages_store(pages_render(ready_set, block))
-        count += len(block)
+        if block := readers(block):
+            pages_store(pages_render(ready_set, block))
+            count += len(block)
     return count
 
 
@@ -266,7 +277,9 @@ def on_active_set_changed(sender=None, **kwargs) -> None:
     if set_id is None:
         return
     listeners = (
-        ListenerRecommendations.objects.filter(recommendation_set_id=set_id)
+        ListenerRecommendations.objects.filter(
+            recommendation_set_id=set_id, listener__user__isnull=False
+        )
         .values_list("listener_id", flat=True)
         .order_by("listener_id")
         .distinct()
