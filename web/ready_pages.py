@@ -18,25 +18,28 @@ In Redis the pages are raw keys under the cache's prefix (the read script fetche
 itself); in the embedded default they go through the local-memory cache.
 """
 
+import gc
 import json
 import logging
 import zlib
 from collections.abc import Callable
+from contextlib import contextmanager
 from itertools import islice
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from listening.models import Listener
 from musicsite.safe_cache import attempt
 from recommender import serving
 from recommender.models import ListenerRecommendations, RecommendationSet, SetStatus
-from web.api.entries import entries_of
-from web.api.formats import SafeJSONRenderer
+from web.api.entries import entries_of, listener_histories
+from web.page_bytes import PageWriter
 
 LEVELS = ("song", "artist")
 PAGE_SIZE = 20  # the API's (web.api.recommendations.SuggestionPagination)
-BLOCK = 1_000  # listeners rendered together: the queries per block stay a handful
+BLOCK = 5_000  # listeners rendered together: a dozen queries, a block's songs shaped once
 NEXT_PLACEHOLDER = b'"next":"ready-page:next"'
 log = logging.getLogger(__name__)
 _client: dict[str, redis.Redis] = {}
@@ -72,9 +75,10 @@ def first_page(value: dict) -> dict:
     }
 
 
-def rendered(value: dict) -> bytes:
-    """A first page's stored form: the JSON bytes of `first_page`, compressed."""
-    return zlib.compress(SafeJSONRenderer().render(first_page(value)), 6)
+def rendered(value: dict, writer: PageWriter | None = None) -> bytes:
+    """A first page's stored form: the JSON bytes of `first_page`, compressed (`writer`:
+    one kept for a block, which writes each of its songs' JSON once)."""
+    return zlib.compress((writer or PageWriter()).render(first_page(value)), 6)
 
 
 def with_next(stored: bytes, next_link: Callable[[], bytes]) -> bytes:
@@ -91,52 +95,77 @@ def _lists_of(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str
     of the set, in one query; a listener without a row at a level gets the set's charts."""
     rows = ListenerRecommendations.objects.filter(
         recommendation_set_id=ready_set.pk, listener_id__in=listener_ids
-    ).values("listener_id", "level", "item_ids", "scores", "reasons", "is_fallback", "refreshed_at")
-    found = {(row["listener_id"], row["level"]): row for row in rows}
+    ).values_list(
+        "listener_id", "level", "item_ids", "scores", "reasons", "is_fallback", "refreshed_at"
+    )
+    found = {(row[0], row[1]): row[2:] for row in rows}
     lists: dict[str, dict] = {level: {} for level in LEVELS}
     for level in LEVELS:
         chart = ready_set.charts.get(level, [])
+        charts = (
+            [item for item, _ in chart],
+            [score for _, score in chart],
+            [None] * len(chart),
+            True,
+            None,
+        )
         # As serving.listener_list: an artist-level set's song lists are made from its
         # artist lists, so their reasons are artists.
         reason_level = "artist" if ready_set.run.level == "artist" else level
+        algorithm = ready_set.run.algorithm
         for listener in listener_ids:
-            row = found.get((listener, level))
-            listed = (
-                {
-                    "items": row["item_ids"],
-                    "scores": row["scores"],
-                    "reasons": row["reasons"],
-                    "fallback": row["is_fallback"],
-                    "refreshed_at": (
-                        row["refreshed_at"].isoformat() if row["refreshed_at"] else None
-                    ),
-                }
-                if row
-                else {
-                    "items": [item for item, _ in chart],
-                    "scores": [score for _, score in chart],
-                    "reasons": [None] * len(chart),
-                    "fallback": True,
-                    "refreshed_at": None,
-                }
-            )
-            listed.update(
-                set=ready_set.pk,
-                algorithm=ready_set.run.algorithm,
-                level=level,
-                reason_level=reason_level,
-            )
-            lists[level][listener] = listed
+            items, scores, reasons, fallback, refreshed = found.get((listener, level), charts)
+            lists[level][listener] = {
+                "items": items,
+                "scores": scores,
+                "reasons": reasons,
+                "fallback": fallback,
+                "refreshed_at": refreshed.isoformat() if refreshed else None,
+                "set": ready_set.pk,
+                "algorithm": algorithm,
+                "level": level,
+                "reason_level": reason_level,
+            }
     return lists
+
+
+@contextmanager
+def _no_collection():
+    """The cyclic garbage collector paused: a block makes hundreds of thousands of small
+    dicts and strings (no cycles: freed by their counts), and its generations' collections,
+    scanning them all again and again, took a quarter of the render
+    (benchmarks/results/serve.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def pages_render(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str, bytes]:
     """{key: stored page} for these listeners of the set, both levels, in a bounded
     number of queries (about a dozen, whatever the number of listeners)."""
+    with _no_collection():
+        return _pages_render(ready_set, listener_ids)
+
+
+def _pages_render(ready_set: RecommendationSet, listener_ids: list[int]) -> dict[str, bytes]:
     pages = {}
-    for level, listed in _lists_of(ready_set, listener_ids).items():
-        for listener, value in entries_of(listed, level, first=PAGE_SIZE).items():
-            pages[page_key(ready_set.pk, listener, level)] = rendered(value)
+    lists = _lists_of(ready_set, listener_ids)
+    # Both levels' lists of the block looked up in the listeners' histories at once.
+    wanted: dict[str, set[int]] = {level: set() for level in LEVELS}
+    for level, listed in lists.items():
+        for value in listed.values():
+            wanted[level].update(value["items"])
+            wanted[value["reason_level"]].update(pk for pk in value["reasons"] if pk)
+    histories = listener_histories(listener_ids, wanted)
+    for level, listed in lists.items():
+        writer = PageWriter()  # per level: its fragments live as long as the entries
+        values = entries_of(listed, level, first=PAGE_SIZE, histories=histories)
+        for listener, value in values.items():
+            pages[page_key(ready_set.pk, listener, level)] = rendered(value, writer)
     return pages
 
 
@@ -176,14 +205,24 @@ def first_page_value(listener_id: int, level: str) -> dict | None:
     return json.loads(with_next(stored, lambda: b"null"))
 
 
+def readers(listener_ids: list[int]) -> list[int]:
+    """Those of these listeners who can read a page: the ones with an account. An imported
+    listener without one (a Taste Profile user id) is never signed in, and rendering their
+    pages was most of a publication's time (benchmarks/results/publish.md); one who signs
+    up later is answered by DRF once, which keeps what it renders."""
+    can_read = Listener.objects.filter(pk__in=listener_ids, user__isnull=False)
+    return sorted(can_read.values_list("pk", flat=True))
+
+
 def ready_pages_write(*, set_id: int, listener_ids) -> int:
-    """Render and keep the first pages of these listeners of the set, a block at a time;
-    how many listeners."""
+    """Render and keep the first pages of these listeners of the set who can read them
+    (`readers`), a block at a time; how many listeners."""
     ready_set = RecommendationSet.objects.select_related("run").get(pk=set_id)
     count, ids = 0, iter(listener_ids)
     while block := list(dict.fromkeys(islice(ids, BLOCK))):
-        pages_store(pages_render(ready_set, block))
-        count += len(block)
+        if block := readers(block):
+            pages_store(pages_render(ready_set, block))
+            count += len(block)
     return count
 
 
@@ -238,7 +277,9 @@ def on_active_set_changed(sender=None, **kwargs) -> None:
     if set_id is None:
         return
     listeners = (
-        ListenerRecommendations.objects.filter(recommendation_set_id=set_id)
+        ListenerRecommendations.objects.filter(
+            recommendation_set_id=set_id, listener__user__isnull=False
+        )
         .values_list("listener_id", flat=True)
         .order_by("listener_id")
         .distinct()

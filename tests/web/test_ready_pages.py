@@ -3,6 +3,7 @@ answer, served only once their set is active, rewritten on refresh, never for a 
 token, and rendered for a block of listeners in a bounded number of queries."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.urls import reverse
 from knox.models import AuthToken
@@ -21,7 +22,16 @@ FIRST_PAGE = "/api/v1/me/recommendations/"
 
 @pytest.fixture
 def catalogue(db, tmp_path):
+    """Generated listening whose listeners all have accounts (only a listener who can sign
+    in gets ready pages)."""
     import_generated(tmp_path, listeners=60, songs=150, listens=5000, seed=7)
+    listeners = list(Listener.objects.filter(user__isnull=True))
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"reader-{listener.pk}") for listener in listeners
+    )
+    for listener, user in zip(listeners, users, strict=True):
+        listener.user = user
+    Listener.objects.bulk_update(listeners, ["user"])
     cache.clear()
 
 
@@ -53,6 +63,22 @@ def test_every_listener_a_block_announces_gets_both_levels_ready(catalogue):
     for listener in listeners:
         for level in ready_pages.LEVELS:
             assert ready_pages.load_page(set_id, listener, level) is not None, (listener, level)
+
+
+def test_a_listener_who_cannot_sign_in_gets_no_ready_page(catalogue):
+    """An imported listener without an account is never read: no page is rendered for
+    them, and the listeners of the same block who can sign in still get theirs."""
+    set_id = publish()
+    listeners = listeners_of(set_id)
+    unread = Listener.objects.filter(pk__in=listeners[::2])
+    users = [listener.user_id for listener in unread]
+    unread.update(user=None)
+    get_user_model().objects.filter(pk__in=users).delete()
+    cache.clear()
+    lists_written.send(sender=RecommendationSet, set_id=set_id, listener_ids=listeners)
+    for position, listener in enumerate(listeners):
+        page = ready_pages.load_page(set_id, listener, "song")
+        assert (page is None) == (position % 2 == 0), listener
 
 
 def test_a_publication_that_announces_no_block_still_leaves_every_page_ready(catalogue):

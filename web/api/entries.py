@@ -18,6 +18,14 @@ from web.api.serializers import artist_data, song_data
 # Below this many ids a listener's listens are looked up among them (a few rows); above it
 # (a block of listeners) by listener alone, which an IN list of every item would not help.
 FEW_IDS = 500
+# What the entries read of an item (the shapes of serializers.song_data and artist_data, the
+# status, the song's artist): the other columns (ids, keys, dates) would cost a block the
+# decoding of every one of its thousands of rows, for nothing.
+ARTIST_FIELDS = ("name", "status")
+SONG_FIELDS = (
+    *("title", "status", "year", "duration_ms", "artist", "release"),
+    *("artist__name", "release__title", "release__year"),
+)
 
 
 def entries(listener_id: int, level: str) -> dict | None:
@@ -36,12 +44,17 @@ def entries(listener_id: int, level: str) -> dict | None:
 
 
 def entries_of(
-    listed_by_listener: dict[int, dict], level: str, *, first: int | None = None
+    listed_by_listener: dict[int, dict],
+    level: str,
+    *,
+    first: int | None = None,
+    histories: dict[int, "History"] | None = None,
 ) -> dict[int, dict]:
     """Each listener's entries at `level`, from their lists in one set (the shape of
     serving.listener_list), in a number of queries that does not depend on how many.
     With `first`, only the first entries are shaped (a first page) and `count` says how
-    many there are in all."""
+    many there are in all. `histories`: these listeners' (listener_histories over at least
+    these items), when a block renders both levels from one look-up."""
     if not listed_by_listener:
         return {}
     reason_level = next(iter(listed_by_listener.values())).get("reason_level", level)
@@ -55,12 +68,15 @@ def entries_of(
     reasons, reason_shape = (
         (objects, shape) if reason_level == level else _details(reason_level, reason_ids)
     )
+    # The items offered at all (a block's lists share them: their status read once).
+    public = {pk for pk, item in objects.items() if item.status == CatalogStatus.PUBLIC}
     # A song of a block is on many listeners' lists: shaped once (the same dict each time).
     shape = _memoised(shape)
     reason_shape = shape if reason_level == level else _memoised(reason_shape)
     wanted = {level: item_ids}
     wanted[reason_level] = wanted.get(reason_level, set()) | reason_ids
-    histories = listener_histories(list(listed_by_listener), wanted)
+    if histories is None:
+        histories = listener_histories(list(listed_by_listener), wanted)
     loved_song_artists = _loved_song_artists(histories, reason_level)
     honest_by_listener = {}
     for listener_id, listed in listed_by_listener.items():
@@ -79,22 +95,40 @@ def entries_of(
             if artist
         },
     )
+    reason_of = _memoised_reason(reasons, reason_level, reason_shape, picked_artists)
     return {
         listener_id: _entries_value(
             listed,
             level,
             objects,
+            public,
             shape,
-            reasons,
-            reason_shape,
-            reason_level,
+            reason_of,
             histories[listener_id],
             honest_by_listener[listener_id],
-            picked_artists,
             first,
         )
         for listener_id, listed in listed_by_listener.items()
     }
+
+
+def _memoised_reason(reasons, reason_level, reason_shape, artists):
+    """`_reason` of (item, reason id, the listener's honest kind), each distinct one made
+    once per block (the same dict each time, as the shapes): it depends on the item only
+    through whether the reason is the song's own artist."""
+    made: dict[tuple, dict | None] = {}
+
+    def reason_of(item, reason_id, honest) -> dict | None:
+        reason = reasons.get(reason_id)
+        if reason is None:
+            return None
+        own = honest is None and getattr(item, "artist_id", None) == reason.pk
+        key = (reason_id, honest, own)
+        if key not in made:
+            made[key] = _reason(item, reason, honest, reason_level, reason_shape, artists)
+        return made[key]
+
+    return reason_of
 
 
 def _memoised(shape):
@@ -113,40 +147,35 @@ def _entries_value(
     listed,
     level,
     objects,
+    public,
     shape,
-    reasons,
-    reason_shape,
-    reason_level,
+    reason_of,
     history,
     honest,
-    artists,
     first,
 ) -> dict:
     results = []
     count = 0
+    shown = len(listed["items"]) if first is None else first
+    # As History.holds, looked up once per list rather than once per item (a block's hot loop).
+    played = history.played.get(level, set())
+    loved = history.loved_songs if level == "song" else history.loved_artists
     for item, score, reason in zip(
         listed["items"], listed["scores"], listed["reasons"], strict=True
     ):
-        if item not in objects or objects[item].status != CatalogStatus.PUBLIC:
+        if item not in public:
             continue  # removed from the catalogue, or hidden by staff, since publication
-        if history.holds(level, item):  # theirs already (the charts of a listener without
-            continue  # a list, or a list written before their latest listens): not offered
+        if item in played or item in loved:  # theirs already (the charts of a listener
+            continue  # without a list, or a list written before their latest listens)
         count += 1
-        if first is not None and count > first:
+        if count > shown:
             continue  # counted, not shown on the first page
         results.append(
             {
                 "rank": len(results) + 1,
                 level: shape(objects[item]),
                 "score": score,
-                "reason": _reason(
-                    objects[item],
-                    reasons.get(reason),
-                    honest.get(reason),
-                    reason_level,
-                    reason_shape,
-                    artists,
-                ),
+                "reason": reason_of(objects[item], reason, honest.get(reason)),
             }
         )
     value = {
@@ -188,6 +217,9 @@ def listener_histories(
     """Each listener's listens among these ids (one query per level, whatever the number of
     listeners; what else they played may come too, and changes no answer) and live loves."""
     histories = {listener: History({}, set(), {}) for listener in listener_ids}
+    if set(ids_by_level) == {"song", "artist"} and min(map(len, ids_by_level.values())) > FEW_IDS:
+        _all_listens(histories)  # a block at both levels: both columns in one query
+        ids_by_level = {}
     for level, ids in ids_by_level.items():
         if not ids:
             continue
@@ -200,6 +232,27 @@ def listener_histories(
             listens = listens.filter(**{f"{level}_id__isnull": False})
         for listener, item in listens.values_list("listener_id", f"{level}_id").distinct():
             histories[listener].played[level].add(item)
+    _loves(histories)
+    return histories
+
+
+def _all_listens(histories: dict[int, History]) -> None:
+    """Every song and artist these listeners played, in one query."""
+    for history in histories.values():
+        history.played.update(song=set(), artist=set())
+    listens = Listen.objects.filter(listener_id__in=list(histories))
+    rows = listens.values_list("listener_id", "song_id", "artist_id").distinct()
+    for listener, song, artist in rows:
+        played = histories[listener].played
+        if song is not None:
+            played["song"].add(song)
+        if artist is not None:
+            played["artist"].add(artist)
+
+
+def _loves(histories: dict[int, History]) -> None:
+    """Each listener's live loves, in their histories."""
+    listener_ids = list(histories)
     loves = (
         Feedback.objects.live()
         .filter(listener_id__in=listener_ids, kind=FeedbackKind.LOVE)
@@ -210,7 +263,6 @@ def listener_histories(
             histories[listener].loved_songs.add(song)
         if artist is not None:
             histories[listener].loved_artists[artist] = origin
-    return histories
 
 
 def reason_kinds(history: History, level: str, reasons: dict) -> dict[int, tuple[str, int | None]]:
@@ -267,5 +319,6 @@ def _reason(item, reason, honest, reason_level, reason_shape, artists) -> dict |
 def _details(level: str, ids: set[int]):
     """(the songs or artists of these ids by id, their API shape)."""
     if level == "song":
-        return Song.objects.select_related("artist", "release").in_bulk(ids), song_data
-    return Artist.objects.in_bulk(ids), artist_data
+        songs = Song.objects.select_related("artist", "release").only(*SONG_FIELDS)
+        return songs.in_bulk(ids), song_data
+    return Artist.objects.only(*ARTIST_FIELDS).in_bulk(ids), artist_data
