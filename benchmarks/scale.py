@@ -10,16 +10,17 @@ publication of every listener) with the pipeline service, then serves the site w
 (2 workers) on 127.0.0.1 and measures, in the same run: cold reads of the recommendations
 endpoint (each sampled listener read once, the first read after the publication, with an
 API token each; the sampled listeners sign up between the import and the pipeline, as a
-site's listeners have accounts before a nightly publication), the trivial `/healthz` view, and warm reads of the same listeners.
-`--scale 0.1` is the same at a tenth of the listeners, songs and plays.
+site's listeners have accounts before a nightly publication), the trivial `/healthz` view,
+and warm reads of the same listeners. `--scale 0.1` is the same at a tenth of the
+listeners, songs and plays.
 
 Every step runs in a fresh process as a worker would; the benchmark samples the resident
 memory of itself and every process under it (the import, the pipeline, gunicorn, Celery
 workers; not PostgreSQL or Redis, which are services) and prints each step's seconds and
 peak. The total runs from the start of the import to the end of the publication
-(generation and the readers' sign-up excluded). Load comes from wrk, or, where wrk is not installed, from a small
-Python client (which then drives both the cold and the trivial reads, so the ratio compares
-like with like; the line before the last says which).
+(generation and the readers' sign-up excluded). Load comes from wrk, or, where wrk is not
+installed, from a small Python client (which then drives both the cold and the trivial
+reads, so the ratio compares like with like; the line before the last says which).
 
 Backends: with DATABASE_URL (PostgreSQL) the benchmark drops and creates `--database` on
 that server; with REDIS_URL it uses Redis as the cache and broker under a key prefix and
