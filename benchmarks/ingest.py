@@ -100,16 +100,28 @@ def run_child(script: str, *args: str, **env: str) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory since it started (VmHWM).
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory since it started (VmHWM); this one's by default.
 
     Not getrusage's ru_maxrss: Linux carries that across exec, so a child would report the
     memory of the parent that forked it.
     """
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+def child_processes() -> dict[int, list[int]]:
+    """{parent pid: its children's pids}, for every process now running (from /proc)."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return tree
 
 
 def empty_listening_data(connection) -> None:

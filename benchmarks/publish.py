@@ -41,7 +41,15 @@ import uuid
 from pathlib import Path
 
 from explore import build as build_listens
-from ingest import PRODUCTION, ROOT, django_setup, ensure_database, peak_rss_mb, run_child
+from ingest import (
+    PRODUCTION,
+    ROOT,
+    child_processes,
+    django_setup,
+    ensure_database,
+    peak_rss_mb,
+    run_child,
+)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/musicsite_bench_serve"
 TOP_N = 50
@@ -136,7 +144,9 @@ def publish_on_workers(run_id: int, processes: int) -> dict:
         )  # fmt: skip
     try:
         result = run_child(__file__, "--send", str(run_id), CELERY_TASK_DEFAULT_QUEUE=queue)
-        result["worker_peak_rss_mb"] = max(_peak_rss_mb(pid) for pid in _pool(worker.pid))
+        result["worker_peak_rss_mb"] = max(
+            peak_rss_mb(pid) for pid in child_processes().get(worker.pid, [])
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -217,26 +227,6 @@ def rank_at(n_items: int, block: int, plays_per_listener: int = 48) -> dict:
         "rank_seconds": ranked - fitted,
         "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def _pool(pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def report(label: str, result: dict) -> str:

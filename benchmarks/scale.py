@@ -45,7 +45,7 @@ import uuid
 from pathlib import Path
 
 import scale_reads
-from ingest import PRODUCTION, ROOT, django_setup, peak_rss_mb
+from ingest import PRODUCTION, ROOT, child_processes, django_setup, peak_rss_mb
 
 FULL = {"listeners": 1_000_000, "songs": 384_000, "plays": 48_000_000}
 # The generator writes one triplet per distinct (listener, song) of its plays: about 0.6
@@ -57,21 +57,10 @@ SEED = 18
 # -- memory: the whole process tree, sampled -------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    return tree
-
-
 def tree_rss_mb(root: int) -> float:
     """Resident memory of `root` and all its descendants, summed (shared pages count once
     per process: an upper bound, which is what a memory budget needs)."""
-    tree, todo, total = _children(), [root], 0
+    tree, todo, total = child_processes(), [root], 0
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
