@@ -81,8 +81,9 @@ def test_a_listener_who_cannot_sign_in_gets_no_ready_page(catalogue):
         assert (page is None) == (position % 2 == 0), listener
 
 
-def test_a_publication_that_announces_no_block_still_leaves_every_page_ready(catalogue):
-    """The fallback for today's publishing: the switch renders what is missing."""
+def test_a_publication_leaves_every_listeners_page_ready(catalogue):
+    """Through publishing itself: its blocks announce their listeners (a set whose pages
+    are missing at the switch, as after a rollback, is rendered then: the rollback test)."""
     set_id = publish()
     for listener in listeners_of(set_id):
         assert ready_pages.load_page(set_id, listener, "song") is not None
