@@ -24,6 +24,10 @@ SEED_KEY = "__seed__"
 
 # Dense score blocks are kept near this many cells (64 MB of float32), whatever the catalogue.
 SCORE_BLOCK_CELLS = 16_777_216
+# Sparse score blocks hold this many listeners (a row holds the items its plays reach).
+SPARSE_BLOCK_ROWS = 4_096
+# ...and are ranked densely when they store more than this share of the block's cells.
+DENSE_SHARE = 0.05
 # Reasons are found for blocks of about this many (listener, played, suggested) triples.
 REASON_BLOCK_CELLS = 2_000_000
 # With a spread, a seed explains at most so many of each this many suggestions (a page's worth).
@@ -235,12 +239,50 @@ class Recommender(ABC):
         batch = max(1, SCORE_BLOCK_CELLS // max(self.n_items, 1))
         for start in range(0, len(user_ids), batch):
             stop = min(start + batch, len(user_ids))
-            block = scorer(user_ids[start:stop], rows[start:stop]).astype(np.float32, copy=False)
+            block = scorer(user_ids[start:stop], rows[start:stop])
+            ids[start:stop], scores[start:stop] = _top_unplayed(
+                block, rows[start:stop], k, exclude_seen
+            )
+        return ids, scores
+
+    def _rank_sparse(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool,
+        scorer: Callable[[sp.csr_matrix], sp.csr_matrix],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_rank` for a model whose scores are sparse (`scorer(rows)`: rows x items, 0
+        where not stored), without ever holding a dense block: a row's best k are among its
+        stored positive cells. A row with fewer than k of them (its plays reach few items,
+        and unreached items tie at 0 ahead of negative ones) is ranked densely by `_rank`,
+        so the lists are those `_rank` gives."""
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        rows = self._check_rows(user_ids, user_items)
+        ids = np.full((len(user_ids), k), -1, dtype=np.int64)
+        scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
+        short: list[np.ndarray] = []
+        for start in range(0, len(user_ids), SPARSE_BLOCK_ROWS):
+            part = slice(start, min(start + SPARSE_BLOCK_ROWS, len(user_ids)))
+            block = sp.csr_matrix(scorer(rows[part]), dtype=np.float32)
+            if block.nnz > DENSE_SHARE * block.shape[0] * block.shape[1]:
+                # Rows reaching much of the catalogue: one dense argpartition is faster.
+                ids[part], scores[part] = _top_unplayed(
+                    block.toarray(), rows[part], k, exclude_seen
+                )
+                continue
             if exclude_seen:
-                seen = rows[start:stop].tocoo()
-                played = seen.data != 0  # a stored zero is not a play
-                block[seen.row[played], seen.col[played]] = -np.inf
-            ids[start:stop], scores[start:stop] = top_k(block, k)
+                played = sp.csr_matrix(rows[part] != 0, dtype=np.float32)
+                block = block - block.multiply(played)  # structure kept, played cells 0
+            found, best, enough = top_k_positive(block, k)
+            ids[part], scores[part] = found, best
+            short.append(start + np.flatnonzero(~enough))
+        dense = np.concatenate(short) if short else np.zeros(0, dtype=np.int64)
+        if len(dense):
+            ids[dense], scores[dense] = self._rank(
+                user_ids[dense], rows[dense], k, exclude_seen, self._scores
+            )
         return ids, scores
 
     def _check_items(self, item_ids: np.ndarray) -> np.ndarray:
@@ -344,6 +386,48 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     best[:, :kept] = np.take_along_axis(candidate_scores, order, axis=1)
     ids[np.isneginf(best)] = -1
     return ids, best
+
+
+def _top_unplayed(
+    block: np.ndarray, rows: sp.csr_matrix, k: int, exclude_seen: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """`top_k` of a dense block of scores, the rows' played cells masked when excluding."""
+    block = block.astype(np.float32, copy=False)
+    if exclude_seen:
+        seen = rows.tocoo()
+        played = seen.data != 0  # a stored zero is not a play
+        block[seen.row[played], seen.col[played]] = -np.inf
+    return top_k(block, k)
+
+
+def top_k_positive(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`top_k` of each row's stored positive cells: (columns int64, scores float32, whether
+    the row has at least k of them). The other slots are -1 / -inf.
+
+    One argpartition per row over its own cells (a few thousand where a dense row would be
+    the whole catalogue): a loop over rows, each step a handful of numpy calls on a slice.
+    """
+    scores = sp.csr_matrix(scores, dtype=np.float32)
+    scores.data[~(scores.data > 0)] = 0  # negative and nan cells rank after the unstored 0s
+    scores.eliminate_zeros()
+    n_rows = scores.shape[0]
+    ids = np.full((n_rows, k), -1, dtype=np.int64)
+    best = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    indptr, indices, data = scores.indptr, scores.indices, scores.data
+    counts = np.diff(indptr)
+    if k == 0:
+        return ids, best, np.ones(n_rows, dtype=bool)
+    for row in np.flatnonzero(counts):
+        start, stop = indptr[row], indptr[row + 1]
+        values = data[start:stop]
+        if stop - start > k:
+            kept = np.argpartition(values, stop - start - k)[stop - start - k :]
+        else:
+            kept = np.arange(stop - start)
+        kept = kept[np.argsort(-values[kept], kind="stable")]
+        ids[row, : len(kept)] = indices[start:stop][kept]
+        best[row, : len(kept)] = values[kept]
+    return ids, best, counts >= k
 
 
 def similar_by_scores(

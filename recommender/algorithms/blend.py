@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import ALGORITHMS, NotSupported, Recommender, create, top_k
+from .base import ALGORITHMS, NotSupported, Recommender, create, top_k, top_k_positive
 
 # The product's default blend: the components, weights and fusion with the best mean NDCG@10
 # over five validation splits carved out of HetRec's training data (never its test split;
@@ -27,6 +27,8 @@ DEFAULT_WEIGHTS = [0.75, *[2.0 / ALS_RUNS] * ALS_RUNS, 0.75]
 LARGE_PLAYS = 5_000_000
 LARGE_ALS_RUNS = 2
 FUSIONS = ("rrf", "zscore")
+# Listeners fused at a time: their components' top lists are listeners x depth each.
+FUSED_BLOCK_ROWS = 8_192
 SEPARATOR = "."
 
 
@@ -110,6 +112,18 @@ def sized_components(
             for spec, weight in zip(sized, kept, strict=True)
         ]
     return sized, kept
+
+
+def _summed_votes(listed: np.ndarray, votes: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """Rows x items: each row's votes summed per item listed (-1 slots dropped); summed in
+    float64 and stored as float32, as the dense fusion does."""
+    rows = np.broadcast_to(np.arange(len(listed))[:, None], listed.shape)
+    kept = listed >= 0
+    fused = sp.csr_matrix(
+        (votes[kept], (rows[kept], listed[kept])), shape=(len(listed), n_items), dtype=np.float64
+    )
+    fused.sum_duplicates()
+    return sp.csr_matrix(fused, dtype=np.float32)
 
 
 class Blend(Recommender):
@@ -293,7 +307,58 @@ class Blend(Recommender):
         def scorer(ids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
             return self._scores(ids, rows, fold=recalculate, played_last=exclude_seen, depth=depth)
 
+        if self.params["fusion"] == "rrf" and depth is not None and depth < self.n_items:
+            return self._fused_top(user_ids, user_items, k, exclude_seen, recalculate, depth)
         return self._rank(user_ids, user_items, k, exclude_seen, scorer)
+
+    def _fused_top(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool,
+        fold: bool,
+        depth: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`recommend` by reciprocal-rank fusion of each component's own top `depth` list
+        (`recommend` of each: implicit's top-k for factors, the sparse product for
+        neighbourhoods), so no listeners x catalogue block is built: the votes are summed
+        over the at most components x depth items listed. Rows where fewer than k eligible
+        items got a vote are ranked by `_rank` on the dense fused scores, as before."""
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        rows = self._check_rows(user_ids, user_items)
+        c = np.float32(self.params["rrf_c"])
+        votes_by_rank = np.float32(1.0) / (c + np.arange(1, depth + 1, dtype=np.float32))
+        found = np.full((len(user_ids), k), -1, dtype=np.int64)
+        best = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
+        enough = np.zeros(len(user_ids), dtype=bool)
+        for start in range(0, len(user_ids), FUSED_BLOCK_ROWS):
+            part = slice(start, start + FUSED_BLOCK_ROWS)
+            ids_part, part_rows = user_ids[part], rows[part]
+            listed, votes = [], []
+            for component, weight in zip(self.components, self._weights(), strict=True):
+                if not weight:
+                    continue
+                if fold and component.can_fold_in:
+                    ids, _ = component.recommend(
+                        ids_part, part_rows, depth, exclude_seen, recalculate=True
+                    )
+                else:
+                    ids, _ = component.recommend(ids_part, part_rows, depth, exclude_seen)
+                listed.append(ids)
+                votes.append(np.where(ids >= 0, np.float64(weight) * votes_by_rank, 0.0))
+            fused = _summed_votes(np.hstack(listed), np.hstack(votes), self.n_items)
+            found[part], best[part], enough[part] = top_k_positive(fused, k)
+        short = np.flatnonzero(~enough)
+        if len(short):
+
+            def scorer(ids: np.ndarray, block: sp.csr_matrix) -> np.ndarray:
+                return self._scores(ids, block, fold=fold, played_last=exclude_seen, depth=depth)
+
+            found[short], best[short] = self._rank(
+                user_ids[short], rows[short], k, exclude_seen, scorer
+            )
+        return found, best
 
     def _folded_scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return self._scores(user_ids, user_items, fold=True)

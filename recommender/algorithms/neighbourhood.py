@@ -22,6 +22,20 @@ class Neighbourhood(Recommender):
     def _scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return (user_items @ self.similarity).toarray()
 
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `Recommender.recommend`, from the sparse product itself: a listener's scores
+        are stored only for the items their plays reach, so a dense row of the whole
+        catalogue is built only for a listener who reaches fewer than k items."""
+        return self._rank_sparse(
+            user_ids, user_items, k, exclude_seen, lambda rows: rows @ self.similarity
+        )
+
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         item_ids = self._check_items(item_ids)
         scores = self.similarity[item_ids].toarray()

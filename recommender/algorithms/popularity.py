@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import SCORE_BLOCK_CELLS, SPARSE_BLOCK_ROWS, Recommender
 
 BY = ("plays", "listeners")
 
@@ -41,6 +41,54 @@ class Popularity(Recommender):
 
     def _scores(self, user_ids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return np.tile(self.popularity, (len(user_ids), 1))
+
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        user_items: sp.csr_matrix,
+        k: int,
+        exclude_seen: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `Recommender.recommend`, without scoring every item for every listener: one
+        ranking for all, and each listener's first k items of it that they have not played
+        (among the first k + the length of their row)."""
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        rows = self._check_rows(user_ids, user_items)
+        order = np.argsort(-self.popularity, kind="stable")
+        ids = np.full((len(user_ids), k), -1, dtype=np.int64)
+        scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
+        if not exclude_seen:
+            kept = order[:k]
+            ids[:, : len(kept)], scores[:, : len(kept)] = kept, self.popularity[kept]
+            return ids, scores
+        played = sp.csr_matrix(rows != 0)
+        lengths = np.diff(played.indptr)
+        chunk = SPARSE_BLOCK_ROWS
+        for first in range(0, len(user_ids), chunk):
+            width = min(k + int(lengths[first : first + chunk].max(initial=0)), len(order))
+            step = max(1, min(chunk, SCORE_BLOCK_CELLS // max(width, 1)))
+            for start in range(first, min(first + chunk, len(user_ids)), step):
+                stop = min(start + step, first + chunk, len(user_ids))
+                part = slice(start, stop)
+                ids[part], scores[part] = self._first_unplayed(played[part], order[:width], k)
+        return ids, scores
+
+    def _first_unplayed(
+        self, played: sp.csr_matrix, candidates: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's first k `candidates` (items in rank order) it has not played."""
+        seen = played.tocoo()
+        keys = np.sort(seen.row.astype(np.int64) * self.n_items + seen.col)
+        slots = np.arange(played.shape[0], dtype=np.int64)[:, None] * self.n_items + candidates
+        keep = ~np.isin(slots, keys)
+        first = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the unplayed, in rank order
+        chosen = np.take_along_axis(np.broadcast_to(candidates, keep.shape), first, axis=1)
+        good = np.take_along_axis(keep, first, axis=1)
+        ids = np.full((played.shape[0], k), -1, dtype=np.int64)
+        scores = np.full((played.shape[0], k), -np.inf, dtype=np.float32)
+        ids[:, : first.shape[1]] = np.where(good, chosen, -1)
+        scores[:, : first.shape[1]] = np.where(good, self.popularity[chosen], -np.inf)
+        return ids, scores
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"popularity": self.popularity}
