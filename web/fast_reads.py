@@ -36,7 +36,7 @@ from musicsite.safe_cache import attempt
 from recommender import serving
 from recommender.events import active_set_changed, lists_changed, lists_written
 from recommender.models import RecommendationSet, SetStatus
-from web import ratelimit, ready_pages
+from web import ratelimit, ready_pages, tasks
 from web.api.authentication import TOKEN_PATTERN
 from web.api.formats import SafeJSONRenderer
 
@@ -215,8 +215,8 @@ def connect() -> None:
     user = get_user_model()
     lists_written.connect(ready_pages.on_lists_written, dispatch_uid="ready-pages-written")
     lists_changed.connect(ready_pages.on_lists_changed, dispatch_uid="ready-pages-changed")
-    # The fallback render first, so its pages are in when the switch's key is written.
     active_set_changed.connect(ready_pages.on_active_set_changed, dispatch_uid="ready-pages-set")
+    active_set_changed.connect(tasks.on_active_set_changed, dispatch_uid="ready-pages-missing")
     active_set_changed.connect(on_active_set_changed, dispatch_uid="fast-reads-set")
     post_save.connect(remember_new_token, sender=AuthToken, dispatch_uid="fast-reads-new-token")
     post_delete.connect(forget_tokens_of, sender=AuthToken, dispatch_uid="fast-reads-token")

@@ -261,10 +261,7 @@ def ready_pages_forget(*, set_id: int) -> None:
 
 
 def on_active_set_changed(sender=None, **kwargs) -> None:
-    """The switch is saved when this is sent. The set it retired loses its pages, and —
-    the fallback for a publication that did not announce its blocks — when the newly
-    active set has no ready pages, they are all rendered now (reads meanwhile go through
-    DRF, correct and slower)."""
+    """The switch is saved when this is sent: the set it retired loses its pages."""
     retired = RecommendationSet.objects.filter(status=SetStatus.RETIRED).order_by("-retired_at")
     retired_id = retired.values_list("pk", flat=True).first()
     if retired_id is not None:
@@ -272,11 +269,38 @@ def on_active_set_changed(sender=None, **kwargs) -> None:
             ready_pages_forget(set_id=retired_id)
         except redis.RedisError:
             log.warning("ready pages of set %s not deleted", retired_id, exc_info=True)
-    active = RecommendationSet.objects.filter(status=SetStatus.ACTIVE)
-    set_id = active.values_list("pk", flat=True).first()
+
+
+def missing_pages_of_active_set() -> int | None:
+    """The active set, when its listeners with an account have no ready pages (a set made
+    active again by a rollback, or published before pages were rendered); else None."""
+    set_id = (
+        RecommendationSet.objects.filter(status=SetStatus.ACTIVE)
+        .values_list("pk", flat=True)
+        .first()
+    )
     if set_id is None:
-        return
-    listeners = (
+        return None
+    first = _readers_of(set_id).first()
+    if first is None or load_page(set_id, first, "song") is not None:
+        return None  # nothing to serve, or the publication rendered them (lists_written)
+    return set_id
+
+
+def ready_pages_render_all(*, set_id: int) -> int:
+    """Render the pages of every listener with an account in set `set_id` (while it is
+    the active set); how many listeners."""
+    listeners = list(_readers_of(set_id))
+    try:
+        ready_pages_write(set_id=set_id, listener_ids=listeners)
+    except redis.RedisError:
+        log.warning("ready pages of set %s not written", set_id, exc_info=True)
+        return 0
+    return len(listeners)
+
+
+def _readers_of(set_id: int):
+    return (
         ListenerRecommendations.objects.filter(
             recommendation_set_id=set_id, listener__user__isnull=False
         )
@@ -284,10 +308,3 @@ def on_active_set_changed(sender=None, **kwargs) -> None:
         .order_by("listener_id")
         .distinct()
     )
-    first = listeners.first()
-    if first is None or load_page(set_id, first, "song") is not None:
-        return  # nothing to serve, or the publication rendered them (lists_written)
-    try:
-        ready_pages_write(set_id=set_id, listener_ids=list(listeners))
-    except redis.RedisError:
-        log.warning("ready pages of set %s not written", set_id, exc_info=True)

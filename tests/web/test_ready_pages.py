@@ -2,6 +2,9 @@
 answer, served only once their set is active, rewritten on refresh, never for a revoked
 token, and rendered for a block of listeners in a bounded number of queries."""
 
+import json
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -235,3 +238,35 @@ def test_a_retired_sets_pages_go_and_a_rollback_renders_them_again(catalogue):
     for pk in listeners:
         assert ready_pages.load_page(older, pk, "song") is not None
         assert ready_pages.load_page(newer, pk, "song") is None
+
+
+@pytest.mark.worker  # tasks are queued, not run in-process; no worker takes them here
+def test_on_workers_a_rollback_queues_the_render_instead_of_rendering_in_the_request(
+    catalogue, settings
+):
+    """The request that rolls back only switches sets and queues `ready_pages_render`;
+    the task, where a worker runs it, renders every reader's pages of the set made active,
+    and a task for a set that is no longer active renders nothing."""
+    import redis
+
+    from musicsite.celery import app as celery_app
+    from web import tasks
+
+    queue = f"test-ready-{uuid.uuid4().hex[:8]}"
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    celery_app.conf.task_default_queue = queue
+    older = publish()
+    listeners = listeners_of(older)
+    newer = publish()
+    try:
+        publishing.rollback()
+        assert all(ready_pages.load_page(older, pk, "song") is None for pk in listeners)
+        queued = [json.loads(message)["headers"] for message in broker.lrange(queue, 0, -1)]
+        wanted = {"task": "web.tasks.ready_pages_render", "argsrepr": f"({older},)"}
+        assert wanted in [{key: sent[key] for key in wanted} for sent in queued]
+        assert tasks.ready_pages_render(newer) == 0  # not the active set: nothing
+        assert tasks.ready_pages_render(older) == len(listeners)
+        assert all(ready_pages.load_page(older, pk, "song") is not None for pk in listeners)
+    finally:
+        broker.delete(queue)
+        celery_app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
