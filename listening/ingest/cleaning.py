@@ -74,18 +74,28 @@ def normalise_names(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Tidy display names (NFC, whitespace) and add their match keys.
 
     Returns the frame with `artist_key`, `title_key` and `release_key` added (the same rule
-    as `catalog.names.match_key`) and a mask of the rows whose display names changed.
+    as `catalog.names.match_key`) and a mask of the rows whose display names changed. Each
+    distinct name is tidied once (a chunk of a Taste Profile file repeats a few thousand
+    songs' names over its rows), then spread back to the rows.
     """
     frame = frame.copy()
-    changed = pd.Series(False, index=frame.index)
+    changed = np.zeros(len(frame), dtype=bool)
     for column in NAME_COLUMNS:
-        tidy = _tidy(frame[column]).replace("", pd.NA)
-        changed |= (tidy != frame[column]).fillna(False) | (tidy.isna() != frame[column].isna())
-        frame[column] = tidy
+        codes, names = pd.factorize(frame[column])
+        names = pd.Series(names, dtype=frame[column].dtype)
+        tidy = _tidy(names).replace("", pd.NA)
+        differs = (tidy != names).fillna(False) | (tidy.isna() != names.isna())
+        changed |= np.append(differs.to_numpy(dtype=bool), False)[codes]  # -1: a missing name
         # match_key drops invisible format characters (bidi overrides) before tidying.
-        visible = _tidy(frame[column].str.translate(INVISIBLE))
-        frame[f"{column}_key"] = visible.str.casefold().str.normalize("NFC")
-    return frame, changed
+        keys = _tidy(tidy.str.translate(INVISIBLE)).str.casefold().str.normalize("NFC")
+        frame[column] = _spread(tidy, codes, frame.index)
+        frame[f"{column}_key"] = _spread(keys, codes, frame.index)
+    return frame, pd.Series(changed, index=frame.index)
+
+
+def _spread(distinct: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """The values of `distinct` at each row's code (-1: missing)."""
+    return pd.Series(distinct.array.take(codes, allow_fill=True), index=index)
 
 
 def drop_bad_play_count(frame: pd.DataFrame) -> Split:
