@@ -109,6 +109,10 @@ def generate_files(folder: Path, listeners: int, songs: int, plays: int) -> dict
     from listening.generator import generate
 
     path = folder / "train_triplets.txt"
+    kept = _kept_manifest(path, listeners, songs, plays)
+    if kept is not None:  # the same sizes and seed give the same bytes: reuse them
+        return {"path": str(path), "rows": kept["rows_written"], "reused": True,
+                "mb": path.stat().st_size / 2**20, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
     listens = round(plays / PAIRS_PER_PLAY)
     for _ in range(4):  # later tries correct the pairs-per-play guess
         manifest = generate(
@@ -128,6 +132,21 @@ def generate_files(folder: Path, listeners: int, songs: int, plays: int) -> dict
         "mb": path.stat().st_size / 2**20,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def _kept_manifest(path: Path, listeners: int, songs: int, plays: int) -> dict | None:
+    """The manifest of a file `--keep` left from a run of the same sizes, else None."""
+    sys.path.insert(0, str(ROOT))
+    from listening.generator import manifest_path
+
+    try:
+        manifest = json.loads(manifest_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    same = (manifest.get("listeners"), manifest.get("songs"), manifest.get("seed")) == (
+        listeners, songs, SEED)  # fmt: skip
+    close = abs(manifest.get("rows_written", 0) - plays) <= 0.02 * plays
+    return manifest if same and close and path.exists() else None
 
 
 def import_file(path: str) -> dict:
@@ -286,7 +305,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="Celery processes (Redis)")
-    parser.add_argument("--keep", type=Path, help="keep the generated files in this folder")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the generated files in this folder (and reuse them)"
+    )
     for mode in ("generate", "import", "pipeline", "tokens"):
         parser.add_argument(f"--{mode}", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -320,7 +341,8 @@ def main() -> None:
         made = child("generate", str(files), *map(str, (listeners, songs, plays)), env=env,
                      sampler=sampler)  # fmt: skip
         seconds["generate"] = time.perf_counter() - began
-        print(f"  generated {made['rows']:,} triplets ({made['mb']:,.0f} MB)", flush=True)
+        verb = "reused" if made.get("reused") else "generated"
+        print(f"  {verb} {made['rows']:,} triplets ({made['mb']:,.0f} MB)", flush=True)
 
         workers = start_workers(args.workers, env, folder / "worker.log")
         try:
