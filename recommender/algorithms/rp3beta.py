@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import SCORE_BLOCK_CELLS
+from .base import SCORE_BLOCK_CELLS, top_k_positive
 from .neighbourhood import Neighbourhood
 
 
@@ -15,6 +15,10 @@ def row_stochastic(matrix: sp.csr_matrix) -> sp.csr_matrix:
     sums = np.asarray(matrix.sum(axis=1)).ravel()
     scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
     return sp.csr_matrix(sp.diags(scale) @ matrix)
+
+
+# Items walked from at a time: a block's weights are sparse, so more than a dense block's.
+FIT_BLOCK_CELLS = 4 * SCORE_BLOCK_CELLS
 
 
 class RP3Beta(Neighbourhood):
@@ -26,7 +30,8 @@ class RP3Beta(Neighbourhood):
     of listeners), the diagonal dropped and only each item's `k_neighbours` strongest kept.
     A listener's score for j is sum over played items i of confidence(i) * W(i, j).
     alpha < 1 flattens the walk, beta > 0 lifts the long tail. Deterministic (seed unused);
-    W is built a block of items at a time, so memory stays near one block of dense rows.
+    W is built a block of items at a time from the sparse walk, each item's strongest found
+    among the items its walk reaches.
     """
 
     name: ClassVar[str] = "rp3beta"
@@ -48,22 +53,24 @@ class RP3Beta(Neighbourhood):
         popularity = np.maximum(np.diff(sp.csc_matrix(matrix).indptr), 1).astype(np.float64)
         discount = popularity ** -float(self.params["beta"])
         keep = min(int(self.params["k_neighbours"]), max(n_items - 1, 1))
-        block = max(1, SCORE_BLOCK_CELLS // max(n_items, 1))
+        scale = sp.diags(discount)
+        block = max(1, FIT_BLOCK_CELLS // max(n_items, 1))
         empty = np.zeros(0, dtype=np.int64)
         rows, cols, values = [empty], [empty], [np.zeros(0)]
         for start in range(0, n_items, block):
             stop = min(start + block, n_items)
-            weights = (to_listeners[start:stop] @ to_items).toarray() * discount
-            weights[np.arange(stop - start), np.arange(start, stop)] = 0.0
-            if keep < n_items:
-                top = np.argpartition(-weights, keep - 1, axis=1)[:, :keep]
-            else:
-                top = np.tile(np.arange(n_items), (stop - start, 1))
-            kept = np.take_along_axis(weights, top, axis=1)
-            nonzero = kept > 0
-            rows.append(np.repeat(np.arange(start, stop), nonzero.sum(axis=1)))
-            cols.append(top[nonzero])
-            values.append(kept[nonzero])
+            # The walk reaches few items from most items: the block stays sparse, and each
+            # row's strongest are found among the items it reaches (not the whole catalogue).
+            walk = (to_listeners[start:stop] @ to_items @ scale).tocoo()
+            other = walk.row + start != walk.col  # an item is not its own neighbour
+            weights = sp.csr_matrix(
+                (walk.data[other], (walk.row[other], walk.col[other])), shape=walk.shape
+            )
+            top, kept, _ = top_k_positive(weights, keep)
+            found = top >= 0
+            rows.append(np.repeat(np.arange(start, stop), found.sum(axis=1)))
+            cols.append(top[found])
+            values.append(kept[found].astype(np.float64))
         cells = (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols)))
         self.similarity = sp.csr_matrix(cells, shape=(n_items, n_items), dtype=np.float32)
         self.n_items = n_items
