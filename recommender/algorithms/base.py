@@ -24,10 +24,11 @@ SEED_KEY = "__seed__"
 
 # Dense score blocks are kept near this many cells (64 MB of float32), whatever the catalogue.
 SCORE_BLOCK_CELLS = 16_777_216
-# Sparse score blocks hold this many listeners (a row holds the items its plays reach).
+# Sparse score blocks hold at most this many cells if every row reached every item (they
+# reach far fewer: the items their plays lead to), so 4 dense blocks' worth of rows.
+SPARSE_BLOCK_CELLS = 4 * SCORE_BLOCK_CELLS
+# Rows ranked together where ranking needs no scores block (popularity, the blend's fusion).
 SPARSE_BLOCK_ROWS = 4_096
-# ...and are ranked densely when they store more than this share of the block's cells.
-DENSE_SHARE = 0.05
 # Reasons are found for blocks of about this many (listener, played, suggested) triples.
 REASON_BLOCK_CELLS = 2_000_000
 # With a spread, a seed explains at most so many of each this many suggestions (a page's worth).
@@ -263,15 +264,12 @@ class Recommender(ABC):
         ids = np.full((len(user_ids), k), -1, dtype=np.int64)
         scores = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
         short: list[np.ndarray] = []
-        for start in range(0, len(user_ids), SPARSE_BLOCK_ROWS):
-            part = slice(start, min(start + SPARSE_BLOCK_ROWS, len(user_ids)))
+        # Even at half the catalogue stored, a row's argpartition over its own cells beat the
+        # dense block's 3.7 times at 377k items (and 4 times at 20k, at 25%).
+        step = max(1, SPARSE_BLOCK_CELLS // max(self.n_items, 1))
+        for start in range(0, len(user_ids), step):
+            part = slice(start, min(start + step, len(user_ids)))
             block = sp.csr_matrix(scorer(rows[part]), dtype=np.float32)
-            if block.nnz > DENSE_SHARE * block.shape[0] * block.shape[1]:
-                # Rows reaching much of the catalogue: one dense argpartition is faster.
-                ids[part], scores[part] = _top_unplayed(
-                    block.toarray(), rows[part], k, exclude_seen
-                )
-                continue
             if exclude_seen:
                 played = sp.csr_matrix(rows[part] != 0, dtype=np.float32)
                 block = block - block.multiply(played)  # structure kept, played cells 0

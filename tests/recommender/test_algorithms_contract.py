@@ -271,10 +271,12 @@ def test_every_spread_reason_is_a_played_item_that_contributes_to_the_suggestion
 
 
 def hub_case() -> tuple[sp.csr_matrix, int]:
-    """One hub item everyone plays (item 0), six seed items each with four items of its own
+    """One hub item everyone plays (item 0), six seed items each with two items of its own
     that its listeners play; the last listener played the hub 100 times and each seed once:
-    by largest share the hub explains most suggestions (returns the listener's row)."""
-    n_seeds, per_seed, per_group = 6, 4, 8
+    by largest share the hub explains most suggestions (returns the listener's row). Their
+    12 suggestions tie; whichever order ties come in, each seed leads to at most 2 of them,
+    so the spread has a contributing seed for every slot the hub's cap closes to it."""
+    n_seeds, per_seed, per_group = 6, 2, 8
     n_items = 1 + n_seeds + n_seeds * per_seed
     plays = []
     for seed in range(n_seeds):

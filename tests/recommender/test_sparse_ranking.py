@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.algorithms import base, create
+from recommender.algorithms import create
 from recommender.algorithms.base import Recommender, top_k_positive
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -65,19 +65,10 @@ BLEND = {
 }
 
 
-@pytest.fixture(params=["sparse", "as_sized"])
-def path(request, monkeypatch):
-    """ "sparse": every block ranked from its stored cells (at this small catalogue most
-    blocks are dense enough to be ranked densely, as sized); "as_sized": the default share."""
-    if request.param == "sparse":
-        monkeypatch.setattr(base, "DENSE_SHARE", 1.0)
-    return request.param
-
-
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("k", [10, 100])
 @pytest.mark.parametrize("exclude_seen", [True, False])
-def test_the_lists_are_those_of_the_dense_ranking(plays, path, name, k, exclude_seen):
+def test_the_lists_are_those_of_the_dense_ranking(plays, name, k, exclude_seen):
     model = create(name, **MODELS[name]).fit(plays)
     users = np.arange(plays.shape[0])
     ids, scores = model.recommend(users, plays, k, exclude_seen=exclude_seen)
@@ -96,7 +87,7 @@ def test_the_lists_are_those_of_the_dense_ranking(plays, path, name, k, exclude_
 
 @pytest.mark.parametrize("k", [10, 100])
 @pytest.mark.parametrize("exclude_seen", [True, False])
-def test_the_blend_fuses_its_components_own_top_lists(plays, path, k, exclude_seen):
+def test_the_blend_fuses_its_components_own_top_lists(plays, k, exclude_seen):
     """Each component's top max(depth, k) list votes 1 / (c + rank) times its weight; the
     blend's list is the most voted items. (Against the dense fusion the lists differ only
     where a component's equal scores come in another order, so another rank and vote.)"""
