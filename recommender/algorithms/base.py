@@ -405,8 +405,16 @@ def top_k_positive(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarra
     One argpartition per row over its own cells (a few thousand where a dense row would be
     the whole catalogue): a loop over rows, each step a handful of numpy calls on a slice.
     """
-    scores = sp.csr_matrix(scores, dtype=np.float32)
+    scores = sp.csr_matrix(scores, dtype=np.float32, copy=True)
     scores.data[~(scores.data > 0)] = 0  # negative and nan cells rank after the unstored 0s
+    return top_k_stored(scores, k)
+
+
+def top_k_stored(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`top_k_positive` over each row's stored non-zero cells, whatever their sign (a cell
+    not stored is not a candidate at all)."""
+    scores = sp.csr_matrix(scores, dtype=np.float32, copy=True)
+    scores.data[np.isnan(scores.data)] = 0
     scores.eliminate_zeros()
     n_rows = scores.shape[0]
     ids = np.full((n_rows, k), -1, dtype=np.int64)

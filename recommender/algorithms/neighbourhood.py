@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender, similar_by_scores
+from .base import Recommender, top_k_stored
 
 
 class Neighbourhood(Recommender):
@@ -37,11 +37,17 @@ class Neighbourhood(Recommender):
         )
 
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        # Items outside an item's neighbourhood are not similar at all, not similarity 0: the
+        # stored cells are the candidates (no dense row of the catalogue per item).
         item_ids = self._check_items(item_ids)
-        scores = self.similarity[item_ids].toarray()
-        # Items outside an item's neighbourhood are not similar at all, not similarity 0.
-        scores[scores == 0] = -np.inf
-        return similar_by_scores(scores, item_ids, k)
+        rows = sp.csr_matrix(self.similarity[item_ids], dtype=np.float32)
+        itself = rows.tocoo()
+        other = item_ids[itself.row] != itself.col
+        rows = sp.csr_matrix(
+            (itself.data[other], (itself.row[other], itself.col[other])), shape=rows.shape
+        )
+        ids, scores, _ = top_k_stored(rows, k)
+        return ids, scores
 
     def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """weight(i, j) from the sparse item-to-item matrix (0 outside i's neighbours)."""

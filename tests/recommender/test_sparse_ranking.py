@@ -132,3 +132,17 @@ def test_top_k_positive_keeps_the_k_best_stored_positive_cells_best_first():
     assert ids.tolist() == [[4, 1], [3, -1], [-1, -1]]
     assert best[0].tolist() == [5.0, 3.0] and best[1, 0] == 1.0 and np.isneginf(best[2]).all()
     assert enough.tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("name", ["item_knn", "rp3beta", "sparse_ease"])
+def test_similar_items_are_the_strongest_stored_neighbours_as_a_dense_row_gives(plays, name):
+    from recommender.algorithms.base import similar_by_scores
+
+    model = create(name, **MODELS[name]).fit(plays)
+    items = np.arange(0, N_ITEMS, 7)
+    ids, scores = model.similar_items(items, 15)
+    dense = model.similarity[items].toarray()
+    dense[dense == 0] = -np.inf  # outside the neighbourhood: not similar at all
+    want_ids, want_scores = similar_by_scores(dense, items, 15)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
+    assert ((ids >= 0) == (want_ids >= 0)).all() and not (ids == items[:, None]).any()
