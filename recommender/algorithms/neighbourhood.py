@@ -51,17 +51,24 @@ class Neighbourhood(Recommender):
 
     def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """weight(i, j) from the sparse item-to-item matrix (0 outside i's neighbours)."""
-        matrix = sp.csr_matrix(self.similarity)
-        matrix.sort_indices()
+        matrix, keys = self._cell_keys()
         n_items = matrix.shape[1]
-        # Row-major CSR with sorted columns: the cells' keys row * n + col are ascending.
-        keys = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-        keys = keys * n_items + matrix.indices
         wanted = sources[:, :, None].astype(np.int64) * n_items + targets[:, None, :]
         found = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
         if not len(keys):
             return np.zeros(wanted.shape, dtype=np.float32)
         return np.where(keys[found] == wanted, matrix.data[found], 0.0).astype(np.float32)
+
+    def _cell_keys(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The weights with sorted columns and each cell's key row * n + col (ascending),
+        made once per fitted matrix: reasons look cells up in every block of listeners."""
+        if getattr(self, "_keys_of", None) is not self.similarity:
+            matrix = sp.csr_matrix(self.similarity)
+            matrix.sort_indices()
+            rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+            self._keys = (matrix, rows * matrix.shape[1] + matrix.indices)
+            self._keys_of = self.similarity
+        return self._keys
 
     def _state(self) -> dict[str, np.ndarray]:
         matrix = self.similarity
