@@ -30,6 +30,12 @@ processes for whatever the pipeline queues. Without them it runs the embedded de
 
     scale: L listeners, S songs, P plays: total T s, peak RSS M MB, published K lists,
     cold reads R% of trivial   (on one line)
+
+    .venv/bin/python benchmarks/scale.py --keep DIR --step import|tokens|pipeline|reads
+
+runs one step at a time on DIR's database (the full size in parts, each step a JSON line:
+its seconds, the peak RSS of its process tree, what it reported); `import` creates the
+database and saves the environment the later steps continue with in DIR.
 """
 
 import argparse
@@ -295,6 +301,59 @@ def sizes(args: argparse.Namespace) -> tuple[int, int, int]:
     return tuple(max(round(getattr(args, k) * args.scale), 1) for k in FULL)
 
 
+STEPS_ALONE = ("import", "tokens", "pipeline", "reads")
+
+
+def one_step(args: argparse.Namespace) -> dict:
+    """One step of the benchmark on the `--keep` folder: "import" generates the file (or
+    reuses it), creates the database and imports it, saving the environment beside the
+    file; the later steps continue on that database. Returns the step's seconds and peak
+    RSS (the step's process tree) with what it reported."""
+    folder = args.keep
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = folder / "environment.json"
+    sampler = MemorySampler()
+    if args.step == "import":
+        made = child("generate", str(folder), *map(str, sizes(args)), env={}, sampler=sampler)
+        env = prepare_backend(args, folder)
+        saved.write_text(json.dumps(env))
+    else:
+        env = json.loads(saved.read_text())
+    sampler.enter(args.step)
+    began = time.perf_counter()
+    workers = (
+        start_workers(args.workers, env, folder / "worker.log") if args.step == "pipeline" else None
+    )
+    try:
+        if args.step == "import":
+            result = child("import", made["path"], env=env, sampler=sampler)
+        elif args.step == "tokens":
+            tokens = str(folder / "tokens.txt")
+            result = child("tokens", str(args.readers), tokens, env=env, sampler=sampler)
+        elif args.step == "pipeline":
+            result = child("pipeline", env=env, sampler=sampler)
+        else:
+            tokens = (folder / "tokens.txt").read_text().split()
+            result = scale_reads.measure(
+                tokens=tokens,
+                env=env,
+                folder=folder,
+                seconds=args.seconds,
+                connections=args.connections,
+            )
+            print(scale_reads.describe(result))
+    finally:
+        stop(workers)
+        sampler.stop()
+    seconds = time.perf_counter() - began
+    return {
+        "step": args.step,
+        "seconds": round(seconds, 1),
+        "peaks_mb": sampler.peaks,
+        "result": result,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name, value in FULL.items():
@@ -308,9 +367,19 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="keep the generated files in this folder (and reuse them)"
     )
+    parser.add_argument(
+        "--step",
+        choices=STEPS_ALONE,
+        help="run only this step, on the database of the --keep folder (a long run in parts)",
+    )
     for mode in ("generate", "import", "pipeline", "tokens"):
         parser.add_argument(f"--{mode}", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step:
+        if args.keep is None:
+            parser.error("--step needs --keep (the folder whose database it continues)")
+        print(json.dumps(one_step(args), default=str))
+        return
     work = {
         "generate": lambda v: generate_files(Path(v[0]), *map(int, v[1:])),
         "import": lambda v: import_file(v[0]),
