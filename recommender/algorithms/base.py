@@ -27,7 +27,8 @@ SCORE_BLOCK_CELLS = 16_777_216
 # Sparse score blocks hold at most this many cells if every row reached every item (they
 # reach far fewer: the items their plays lead to), so 4 dense blocks' worth of rows.
 SPARSE_BLOCK_CELLS = 4 * SCORE_BLOCK_CELLS
-# Rows ranked together where ranking needs no scores block (popularity, the blend's fusion).
+# Rows ranked together where ranking needs no scores block (popularity, the blend's fusion:
+# its components' top lists are rows x depth each).
 SPARSE_BLOCK_ROWS = 4_096
 # Reasons are found for blocks of about this many (listener, played, suggested) triples.
 REASON_BLOCK_CELLS = 2_000_000
@@ -240,10 +241,12 @@ class Recommender(ABC):
         batch = max(1, SCORE_BLOCK_CELLS // max(self.n_items, 1))
         for start in range(0, len(user_ids), batch):
             stop = min(start + batch, len(user_ids))
-            block = scorer(user_ids[start:stop], rows[start:stop])
-            ids[start:stop], scores[start:stop] = _top_unplayed(
-                block, rows[start:stop], k, exclude_seen
-            )
+            block = scorer(user_ids[start:stop], rows[start:stop]).astype(np.float32, copy=False)
+            if exclude_seen:
+                seen = rows[start:stop].tocoo()
+                played = seen.data != 0  # a stored zero is not a play
+                block[seen.row[played], seen.col[played]] = -np.inf
+            ids[start:stop], scores[start:stop] = top_k(block, k)
         return ids, scores
 
     def _rank_sparse(
@@ -269,12 +272,13 @@ class Recommender(ABC):
         for start in range(0, len(user_ids), step):
             part = slice(start, min(start + step, len(user_ids)))
             block = sp.csr_matrix(scorer(rows[part]), dtype=np.float32)
-            played = sp.csr_matrix(rows[part] != 0, dtype=np.float32)
+            played = None
             if exclude_seen:
+                played = sp.csr_matrix(rows[part] != 0, dtype=np.float32)
                 block = block - block.multiply(played)  # structure kept, played cells 0
             found, best, enough = top_k_positive(block, k)
             for row in np.flatnonzero(~enough):
-                _fill(found[row], best[row], block, played if exclude_seen else None, row)
+                _fill(found[row], best[row], block, played, row)
             ids[part], scores[part] = found, best
         return ids, scores
 
@@ -381,18 +385,6 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, best
 
 
-def _top_unplayed(
-    block: np.ndarray, rows: sp.csr_matrix, k: int, exclude_seen: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """`top_k` of a dense block of scores, the rows' played cells masked when excluding."""
-    block = block.astype(np.float32, copy=False)
-    if exclude_seen:
-        seen = rows.tocoo()
-        played = seen.data != 0  # a stored zero is not a play
-        block[seen.row[played], seen.col[played]] = -np.inf
-    return top_k(block, k)
-
-
 def _fill(
     ids: np.ndarray,
     scores: np.ndarray,
@@ -430,7 +422,7 @@ def top_k_positive(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarra
     """
     scores = sp.csr_matrix(scores, dtype=np.float32, copy=True)
     scores.data[~(scores.data > 0)] = 0  # negative and nan cells rank after the unstored 0s
-    return top_k_stored(scores, k)
+    return _top_k_of_cells(scores, k)
 
 
 def top_k_stored(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -438,6 +430,11 @@ def top_k_stored(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray,
     not stored is not a candidate at all)."""
     scores = sp.csr_matrix(scores, dtype=np.float32, copy=True)
     scores.data[np.isnan(scores.data)] = 0
+    return _top_k_of_cells(scores, k)
+
+
+def _top_k_of_cells(scores: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two above, on a float32 copy of their own (its zeros are dropped here)."""
     scores.eliminate_zeros()
     n_rows = scores.shape[0]
     ids = np.full((n_rows, k), -1, dtype=np.int64)

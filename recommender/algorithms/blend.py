@@ -8,7 +8,15 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import ALGORITHMS, NotSupported, Recommender, create, top_k, top_k_positive
+from .base import (
+    ALGORITHMS,
+    SPARSE_BLOCK_ROWS,
+    NotSupported,
+    Recommender,
+    create,
+    top_k,
+    top_k_positive,
+)
 
 # The product's default blend: the components, weights and fusion with the best mean NDCG@10
 # over five validation splits carved out of HetRec's training data (never its test split;
@@ -27,8 +35,6 @@ DEFAULT_WEIGHTS = [0.75, *[2.0 / ALS_RUNS] * ALS_RUNS, 0.75]
 LARGE_PLAYS = 5_000_000
 LARGE_ALS_RUNS = 2
 FUSIONS = ("rrf", "zscore")
-# Listeners fused at a time: their components' top lists are listeners x depth each.
-FUSED_BLOCK_ROWS = 8_192
 SEPARATOR = "."
 
 
@@ -332,8 +338,8 @@ class Blend(Recommender):
         found = np.full((len(user_ids), k), -1, dtype=np.int64)
         best = np.full((len(user_ids), k), -np.inf, dtype=np.float32)
         enough = np.zeros(len(user_ids), dtype=bool)
-        for start in range(0, len(user_ids), FUSED_BLOCK_ROWS):
-            part = slice(start, start + FUSED_BLOCK_ROWS)
+        for start in range(0, len(user_ids), SPARSE_BLOCK_ROWS):
+            part = slice(start, start + SPARSE_BLOCK_ROWS)
             ids_part, part_rows = user_ids[part], rows[part]
             listed, votes = [], []
             for component, weight in zip(self.components, self._weights(), strict=True):

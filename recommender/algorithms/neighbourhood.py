@@ -30,8 +30,8 @@ class Neighbourhood(Recommender):
         exclude_seen: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """As `Recommender.recommend`, from the sparse product itself: a listener's scores
-        are stored only for the items their plays reach, so a dense row of the whole
-        catalogue is built only for a listener who reaches fewer than k items."""
+        are stored only for the items their plays reach, and no dense row of the whole
+        catalogue is built (`Recommender._rank_sparse`)."""
         return self._rank_sparse(
             user_ids, user_items, k, exclude_seen, lambda rows: rows @ self.similarity
         )
